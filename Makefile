@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`. Each installs what is missing
+# (Debian packages, the virtualenv, the package) first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DEMO_HOME ?= $(CURDIR)/.demo
+
+.PHONY: run test system-deps venv lint typecheck unit bench demo-stop clean
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+$(VENV)/.installed: pyproject.toml | system-deps
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: system-deps $(VENV)/.installed
+
+run: venv
+	$(PY) -m workstation.devtools.demo start --home "$(DEMO_HOME)"
+
+demo-stop: venv
+	$(PY) -m workstation.devtools.demo stop --home "$(DEMO_HOME)"
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest
+
+bench: venv
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

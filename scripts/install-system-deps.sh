@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the workstation and its tests need, when any is missing.
+#   softhsm2                 embedded default HSM (PKCS#11 module libsofthsm2.so)
+#   pcscd, vsmartcard-vpcd   PC/SC daemon and the virtual reader driver for the virtual PIV cards
+#   libpcsclite-dev, swig    to build pyscard
+#   python3-venv, gcc        the virtualenv and C extensions
+#   xvfb, poppler-utils      screenshots and PDF rendering in the tests
+#   opensc                   pkcs11-tool / opensc-tool for cross-checking by hand
+set -euo pipefail
+packages=(softhsm2 pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev xvfb xauth
+          poppler-utils opensc libegl1 libxkbcommon0 libgl1 libfontconfig1 libdbus-1-3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing Debian packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,1 @@
+"""Use cases and policy checks. They reach devices and storage only through ``ports``."""

@@ -1,0 +1,342 @@
+"""Ports: the small interfaces through which the services reach the world.
+
+Adapters implement them (``workstation.adapters``); ``workstation.bootstrap`` builds the
+concrete ones; tests may pass fakes. Nothing here imports a device library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+from workstation.domain.algorithms import KeyAlgorithm
+from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
+from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
+from workstation.domain.people import Card, Group, Person
+from workstation.domain.policy import PolicySet
+from workstation.domain.templates import KeyTemplate
+
+# --- clock -------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds, for idle timeouts."""
+        ...
+
+
+# --- HSM ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HsmInfo:
+    library: str  # module path
+    manufacturer: str
+    model: str
+    serial: str
+    token_label: str
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """A key made inside the HSM, as it leaves the HSM: wrapped, with its check value."""
+
+    wrapped: bytes  # under the workstation master key (AES key wrap with padding, RFC 5649)
+    kcv: bytes  # TDES: first 3 bytes of E(0^64); AES: first 5 bytes of CMAC(0^128)
+    public_key: bytes | None = None  # key pairs: SubjectPublicKeyInfo DER
+
+
+class Hsm(Protocol):
+    """The HSM as the workstation uses it. Implementations: PKCS#11 (python-pkcs11)."""
+
+    def info(self) -> HsmInfo: ...
+
+    def has_workstation_keys(self) -> bool:
+        """Whether any of the master, binding or audit keys exist on the token."""
+        ...
+
+    def create_workstation_keys(self) -> None:
+        """Create the master key (AES-256, non-extractable), the binding MAC key and the
+        audit signing key pair (EC P-256) as token objects. Refuses if any already exists."""
+        ...
+
+    def generate_key(self, algorithm: KeyAlgorithm) -> GeneratedKey:
+        """Generate a secret key or key pair inside the HSM and return it wrapped."""
+        ...
+
+    def key_check_value(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytes:
+        """Unwrap into a session object and compute the KCV again (secret keys only)."""
+        ...
+
+    def bind(self, data: bytes) -> bytes:
+        """MAC (HMAC-SHA-256 under the binding key) over a record's canonical bytes."""
+        ...
+
+    def verify_binding(self, data: bytes, mac: bytes) -> bool: ...
+
+    def audit_public_key(self) -> bytes:
+        """The audit signing key's SubjectPublicKeyInfo, DER."""
+        ...
+
+    def sign_audit(self, message: bytes) -> bytes:
+        """ECDSA P-256 / SHA-256 signature of ``message``, DER-encoded (verifiable with
+        ``cryptography`` and the public key above)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- smart cards -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    name: str
+    card_present: bool
+
+
+class PivCard(Protocol):
+    """A connection to a PIV card (NIST SP 800-73-4) in one reader."""
+
+    @property
+    def reader(self) -> str: ...
+
+    def authentication_certificate(self) -> bytes:
+        """The X.509 certificate (DER) of the PIV Authentication key, slot 9A."""
+        ...
+
+    def pin_retries_left(self) -> int | None:
+        """Tries left before the PIN blocks (0 = blocked); None if the card does not say."""
+        ...
+
+    def verify_pin(self, pin: bytearray) -> None:
+        """VERIFY the PIV card application PIN. Raises PinIncorrect(retries_left),
+        CardBlocked, or BadInput for a PIN of the wrong form. The caller wipes ``pin``."""
+        ...
+
+    def sign(self, message: bytes) -> bytes:
+        """GENERAL AUTHENTICATE with the 9A key over SHA-256(message). The result verifies
+        with the certificate's key as ECDSA-SHA256 (DER) or RSASSA-PKCS1-v1_5-SHA256."""
+        ...
+
+    def change_pin(self, old: bytearray, new: bytearray) -> None:
+        """CHANGE REFERENCE DATA for the card application PIN."""
+        ...
+
+    def still_present(self) -> bool:
+        """False once the card was removed (or reset) since this connection was made,
+        even if a card is back in the reader."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CardWatch(Protocol):
+    def stop(self) -> None: ...
+
+
+class CardReaders(Protocol):
+    """The PC/SC readers of this workstation."""
+
+    def readers(self) -> list[ReaderStatus]: ...
+
+    def connect(self, reader: str) -> PivCard:
+        """Connect to the card in ``reader`` and SELECT the PIV application.
+        Raises NoCardPresent or CardError."""
+        ...
+
+    def watch(self, on_change: Callable[[list[ReaderStatus]], None]) -> CardWatch:
+        """Call ``on_change`` (from a background thread) whenever a card is inserted or
+        removed, until ``stop()``."""
+        ...
+
+
+# --- repository --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyQuery:
+    """Inventory filter; every field narrows the result. ``text`` matches label or KCV."""
+
+    states: tuple[KeyState, ...] = ()
+    key_usage: str | None = None
+    algorithm: KeyAlgorithm | None = None
+    template_id: str | None = None
+    label: str | None = None  # substring, case-insensitive
+    kcv: str | None = None  # prefix, case-insensitive
+    expiring_before: datetime | None = None  # deactivation date before this, not destroyed
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Sealed(Generic[T]):
+    """An object read from the repository with the HSM MAC stored beside it."""
+
+    value: T
+    mac: bytes
+
+
+class PeopleRepository(Protocol):
+    def add(self, person: Person, mac: bytes) -> None: ...
+    def update(self, person: Person, mac: bytes) -> None: ...
+    def get(self, person_id: str) -> Sealed[Person] | None: ...
+    def by_name(self, name: str) -> Sealed[Person] | None:
+        """Exact name, case-insensitive."""
+        ...
+    def list(self) -> list[Sealed[Person]]: ...
+
+
+class CardRepository(Protocol):
+    def add(self, card: Card, mac: bytes) -> None: ...
+    def update(self, card: Card, mac: bytes) -> None: ...
+    def get(self, card_id: str) -> Sealed[Card] | None: ...
+    def for_person(self, person_id: str) -> list[Sealed[Card]]: ...
+    def list(self) -> list[Sealed[Card]]: ...
+
+
+class GroupRepository(Protocol):
+    def add(self, group: Group, mac: bytes) -> None: ...
+    def update(self, group: Group, mac: bytes) -> None: ...
+    def by_name(self, name: str) -> Sealed[Group] | None:
+        """Exact name, case-insensitive."""
+        ...
+    def list(self) -> list[Sealed[Group]]: ...
+
+
+class PolicyRepository(Protocol):
+    def get(self) -> Sealed[PolicySet] | None: ...
+    def put(self, policy: PolicySet, mac: bytes) -> None: ...
+
+
+class TemplateRepository(Protocol):
+    def add(self, template: KeyTemplate, mac: bytes) -> None: ...
+    def update(self, template: KeyTemplate, mac: bytes) -> None: ...
+    def get(self, template_id: str) -> Sealed[KeyTemplate] | None: ...
+    def by_name(self, name: str) -> Sealed[KeyTemplate] | None:
+        """Exact name, case-insensitive."""
+        ...
+    def list(self) -> list[Sealed[KeyTemplate]]: ...
+    def next_sequence(self, template_id: str) -> int:
+        """1, 2, 3, ... per template, for labels; part of the transaction."""
+        ...
+
+
+class KeyRepository(Protocol):
+    def add(self, key: ManagedKey, mac: bytes) -> None: ...
+    def update(self, key: ManagedKey, mac: bytes) -> None: ...
+    def get(self, key_id: str) -> Sealed[ManagedKey] | None: ...
+    def by_label(self, label: str) -> Sealed[ManagedKey] | None: ...
+    def query(self, query: KeyQuery) -> list[Sealed[ManagedKey]]: ...
+    def count(self, query: KeyQuery) -> int: ...
+    def add_event(self, event: KeyEvent) -> None: ...
+    def events(self, key_id: str) -> list[KeyEvent]: ...
+
+
+class AuditRepository(Protocol):
+    def append(self, event: AuditEvent) -> AuditEntry:
+        """Hash-chain ``event`` after the last entry, in the current transaction."""
+        ...
+    def last(self) -> AuditEntry | None: ...
+    def entries(self, start_seq: int = 1) -> Iterator[AuditEntry]:
+        """Every entry in seq order (streamed)."""
+        ...
+    def count(self) -> int: ...
+    def add_checkpoint(self, checkpoint: AuditCheckpoint) -> None: ...
+    def checkpoints(self) -> list[AuditCheckpoint]: ...
+    def search(
+        self,
+        *,
+        person: str | None = None,
+        action: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]: ...
+
+
+class MetaRepository(Protocol):
+    """Workstation-wide settings: id, schema version, initialisation time."""
+
+    def get(self, name: str) -> str | None: ...
+    def put(self, name: str, value: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the ``with`` block without ``commit()`` rolls back.
+
+    ``with uow: uow.keys.add(key, mac); uow.audit.append(event); uow.commit()`` — the
+    change and its audit entry commit together or not at all.
+    """
+
+    people: PeopleRepository
+    cards: CardRepository
+    groups: GroupRepository
+    policy: PolicyRepository
+    templates: TemplateRepository
+    keys: KeyRepository
+    audit: AuditRepository
+    meta: MetaRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class Repository(Protocol):
+    """The store as a whole: makes units of work."""
+
+    def exists(self) -> bool:
+        """Whether the repository has been created (schema present)."""
+        ...
+
+    def create(self) -> None:
+        """Create the schema; refuses if it exists."""
+        ...
+
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "AuditRepository",
+    "CardReaders",
+    "CardRepository",
+    "CardWatch",
+    "Clock",
+    "GeneratedKey",
+    "GroupRepository",
+    "Hsm",
+    "HsmInfo",
+    "KeyQuery",
+    "KeyRepository",
+    "MetaRepository",
+    "PeopleRepository",
+    "PivCard",
+    "PolicyRepository",
+    "ReaderStatus",
+    "Repository",
+    "Sealed",
+    "TemplateRepository",
+    "UnitOfWork",
+]
