@@ -104,7 +104,9 @@ class PinIncorrect(AuthenticationFailed):
         elif retries_left == 1:
             message = "The PIN is not correct. 1 try left before the card is blocked."
         else:
-            message = f"The PIN is not correct. {retries_left} tries left before the card is blocked."
+            message = (
+                f"The PIN is not correct. {retries_left} tries left before the card is blocked."
+            )
         super().__init__(message, detail=detail)
         self.retries_left = retries_left
 

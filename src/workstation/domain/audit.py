@@ -39,6 +39,7 @@ class AuditEvent:
 
     def body(self, seq: int) -> dict[str, Any]:
         """The canonical dictionary that is hashed into the chain for entry ``seq``."""
+
         def actor(a: AuditActor) -> dict[str, str]:
             return {"person_id": a.person_id, "name": a.name, "card": a.card_id}
 

@@ -38,15 +38,9 @@ class KeyState(StrEnum):
 # SP 800-57 Pt. 1 Rev. 5, figure 4 and section 7.1-7.6: the transitions a key may make.
 # A destroyed key keeps its record (metadata) but never leaves that state.
 TRANSITIONS: dict[KeyState, frozenset[KeyState]] = {
-    KeyState.PRE_ACTIVATION: frozenset(
-        {KeyState.ACTIVE, KeyState.COMPROMISED, KeyState.DESTROYED}
-    ),
-    KeyState.ACTIVE: frozenset(
-        {KeyState.SUSPENDED, KeyState.DEACTIVATED, KeyState.COMPROMISED}
-    ),
-    KeyState.SUSPENDED: frozenset(
-        {KeyState.ACTIVE, KeyState.DEACTIVATED, KeyState.COMPROMISED}
-    ),
+    KeyState.PRE_ACTIVATION: frozenset({KeyState.ACTIVE, KeyState.COMPROMISED, KeyState.DESTROYED}),
+    KeyState.ACTIVE: frozenset({KeyState.SUSPENDED, KeyState.DEACTIVATED, KeyState.COMPROMISED}),
+    KeyState.SUSPENDED: frozenset({KeyState.ACTIVE, KeyState.DEACTIVATED, KeyState.COMPROMISED}),
     KeyState.DEACTIVATED: frozenset({KeyState.COMPROMISED, KeyState.DESTROYED}),
     KeyState.COMPROMISED: frozenset({KeyState.DESTROYED}),
     KeyState.DESTROYED: frozenset(),
@@ -71,9 +65,13 @@ def check_transition(label: str, current: KeyState, target: KeyState, action: Ac
             f"(allowed from {current.value}: {allowed})."
         )
     if action is Action.ACTIVATE_KEY and current is not KeyState.PRE_ACTIVATION:
-        raise InvalidTransition(f"Key {label} is {current.value}; only a pre-activation key is activated.")
+        raise InvalidTransition(
+            f"Key {label} is {current.value}; only a pre-activation key is activated."
+        )
     if action is Action.REINSTATE_KEY and current is not KeyState.SUSPENDED:
-        raise InvalidTransition(f"Key {label} is {current.value}; only a suspended key is reinstated.")
+        raise InvalidTransition(
+            f"Key {label} is {current.value}; only a suspended key is reinstated."
+        )
 
 
 def allowed_actions(state: KeyState) -> frozenset[Action]:
@@ -178,8 +176,13 @@ class ManagedKey:
         """What the HSM MAC binds: every attribute together with the wrapped value."""
         return canonical_bytes({"type": "key", **self.to_record()})
 
-    def transitioned(self, target: KeyState, when: datetime, action: Action,
-                     compromise_date: datetime | None = None) -> ManagedKey:
+    def transitioned(
+        self,
+        target: KeyState,
+        when: datetime,
+        action: Action,
+        compromise_date: datetime | None = None,
+    ) -> ManagedKey:
         check_transition(self.label, self.state, target, action)
         changes: dict[str, Any] = {"state": target, "state_changed_at": when}
         if target is KeyState.COMPROMISED:

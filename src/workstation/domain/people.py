@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from workstation.domain.records import canonical_bytes, parse_time, format_time
+from workstation.domain.records import canonical_bytes, format_time, parse_time
 from workstation.errors import BadInput
 
 
@@ -25,8 +25,11 @@ class Role(StrEnum):
     @classmethod
     def parse(cls, text: str) -> Role:
         norm = text.strip().lower().replace("-", "_").replace(" ", "_")
-        aliases = {"so": "security_officer", "officer": "security_officer",
-                   "custodian": "key_custodian"}
+        aliases = {
+            "so": "security_officer",
+            "officer": "security_officer",
+            "custodian": "key_custodian",
+        }
         norm = aliases.get(norm, norm)
         try:
             return cls(norm)

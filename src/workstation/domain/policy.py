@@ -141,7 +141,8 @@ class Quorum:
 
     @classmethod
     def parse(cls, text: str) -> Quorum:
-        """Parse "1 security_officer + 1 supervisor", "2 of group custodians A", "1 auditor|supervisor".
+        """Parse "1 security_officer + 1 supervisor", "2 of group custodians A", or
+        "1 auditor|supervisor" (any of several roles).
 
         >>> Quorum.parse("1 security officer + 1 supervisor").describe()
         '1 security officer + 1 supervisor'
@@ -381,7 +382,9 @@ class PolicySet:
         return {
             "quorums": {a.value: q.to_record() for a, q in sorted(self.quorums.items())},
             "idle_timeout_seconds": self.idle_timeout_seconds,
-            "incompatible_roles": sorted(sorted(r.value for r in p) for p in self.incompatible_roles),
+            "incompatible_roles": sorted(
+                sorted(r.value for r in p) for p in self.incompatible_roles
+            ),
             "version": self.version,
         }
 

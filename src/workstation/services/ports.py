@@ -12,14 +12,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
-T = TypeVar("T")
-
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.people import Card, Group, Person
 from workstation.domain.policy import PolicySet
 from workstation.domain.templates import KeyTemplate
+
+T = TypeVar("T")
 
 # --- clock -------------------------------------------------------------------------------
 
@@ -193,6 +193,7 @@ class PeopleRepository(Protocol):
     def by_name(self, name: str) -> Sealed[Person] | None:
         """Exact name, case-insensitive."""
         ...
+
     def list(self) -> list[Sealed[Person]]: ...
 
 
@@ -210,6 +211,7 @@ class GroupRepository(Protocol):
     def by_name(self, name: str) -> Sealed[Group] | None:
         """Exact name, case-insensitive."""
         ...
+
     def list(self) -> list[Sealed[Group]]: ...
 
 
@@ -225,6 +227,7 @@ class TemplateRepository(Protocol):
     def by_name(self, name: str) -> Sealed[KeyTemplate] | None:
         """Exact name, case-insensitive."""
         ...
+
     def list(self) -> list[Sealed[KeyTemplate]]: ...
     def next_sequence(self, template_id: str) -> int:
         """1, 2, 3, ... per template, for labels; part of the transaction."""
@@ -246,10 +249,12 @@ class AuditRepository(Protocol):
     def append(self, event: AuditEvent) -> AuditEntry:
         """Hash-chain ``event`` after the last entry, in the current transaction."""
         ...
+
     def last(self) -> AuditEntry | None: ...
     def entries(self, start_seq: int = 1) -> Iterator[AuditEntry]:
         """Every entry in seq order (streamed)."""
         ...
+
     def count(self) -> int: ...
     def add_checkpoint(self, checkpoint: AuditCheckpoint) -> None: ...
     def checkpoints(self) -> list[AuditCheckpoint]: ...
@@ -314,6 +319,11 @@ class Repository(Protocol):
         ...
 
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def scrub(self) -> None:
+        """After a key is destroyed: make sure no freed page, journal or WAL frame still
+        holds the removed wrapped value (SQLite: secure_delete on, WAL checkpoint TRUNCATE)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -1,0 +1,105 @@
+"""The one place that builds concrete adapters and hands them to the services."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+
+from workstation.config import (
+    DEFAULT_TOKEN_LABEL,
+    HsmConfig,
+    WorkstationConfig,
+    load_config,
+    save_config,
+)
+from workstation.services.app import WorkstationServices
+from workstation.services.context import ServiceContext
+from workstation.services.ports import CardReaders, Clock, Hsm, Repository
+
+log = logging.getLogger(__name__)
+
+
+def setup_logging(config: WorkstationConfig, *, verbose: bool = False) -> None:
+    """Log to ``home/logs/workstation.log``. Nothing secret is ever passed to a logger."""
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger("workstation")
+    if any(getattr(h, "_kcw", False) for h in root.handlers):
+        return
+    handler = logging.handlers.RotatingFileHandler(
+        config.log_dir / "workstation.log", maxBytes=5_000_000, backupCount=5
+    )
+    handler._kcw = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def provision_embedded_hsm(config: WorkstationConfig) -> WorkstationConfig:
+    """First run with no HSM configured: a private SoftHSM2 token under ``home/hsm``."""
+    from workstation.adapters.softhsm import provision_softhsm
+
+    directory = config.home / "hsm"
+    token = provision_softhsm(directory, DEFAULT_TOKEN_LABEL)
+    config.hsm = HsmConfig(
+        module=token.module_path,
+        token_label=token.label,
+        pin_source=f"file:{token.user_pin_file.relative_to(config.home)}",
+        environment={"SOFTHSM2_CONF": str(token.conf_path.relative_to(config.home))},
+    )
+    save_config(config)
+    log.info("provisioned the embedded SoftHSM2 token %r in %s", token.label, directory)
+    return config
+
+
+def load_or_create(home: Path) -> WorkstationConfig:
+    config = load_config(home)
+    if config.hsm is None:
+        config.home.mkdir(parents=True, exist_ok=True)
+        config = provision_embedded_hsm(config)
+    return config
+
+
+def build_hsm(config: WorkstationConfig) -> Hsm:
+    from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
+
+    assert config.hsm is not None
+    environment = config.hsm_environment()
+    for name, value in environment.items():
+        os.environ[name] = value
+    return Pkcs11Hsm(
+        config.hsm.module, config.hsm.token_label, config.hsm_pin(), environment=environment
+    )
+
+
+def build_repository(config: WorkstationConfig) -> Repository:
+    from workstation.adapters.repository_sqlite import SqliteRepository
+
+    return SqliteRepository(config.database)
+
+
+def build_readers(config: WorkstationConfig) -> CardReaders:
+    from workstation.adapters.smartcard_pcsc import PcscCardReaders
+
+    return PcscCardReaders(reader_filter=config.reader_filter or None)
+
+
+def build(
+    home: Path,
+    *,
+    hsm: Hsm | None = None,
+    repository: Repository | None = None,
+    readers: CardReaders | None = None,
+    clock: Clock | None = None,
+) -> tuple[WorkstationConfig, WorkstationServices]:
+    """Build the services for the workstation in ``home``; tests may pass their own ports."""
+    config = load_or_create(home)
+    setup_logging(config)
+    ctx = ServiceContext(
+        repository=repository or build_repository(config),
+        hsm=hsm or build_hsm(config),
+        readers=readers or build_readers(config),
+        clock=clock,
+    )
+    return config, WorkstationServices(ctx)

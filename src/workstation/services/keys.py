@@ -1,0 +1,424 @@
+"""Keys: generation from templates inside the HSM, lifecycle, rotation, inventory.
+
+A key leaves the HSM only wrapped under the workstation master key; its attributes and the
+wrapped value are sealed together by an HSM MAC, checked whenever the key is acted on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from workstation.domain.audit import AuditEntry
+from workstation.domain.keys import ACTION_TARGET, KeyEvent, KeyState, ManagedKey, allowed_actions
+from workstation.domain.policy import Action
+from workstation.domain.templates import KeyTemplate, TemplateStatus, render_label
+from workstation.errors import (
+    AlreadyExists,
+    BadInput,
+    IntegrityError,
+    InvalidTransition,
+    NotFound,
+    PolicyRefused,
+    SessionLocked,
+)
+from workstation.services.admin import TemplateService
+from workstation.services.context import Authorisation, ServiceContext
+from workstation.services.ports import GeneratedKey, KeyQuery, UnitOfWork
+from workstation.services.session import Session
+
+log = logging.getLogger(__name__)
+
+# Keys generated in one transaction during bulk generation. Each key and its audit entry
+# still commit together; a batch only saves the cost of a commit per key.
+GENERATION_BATCH = 200
+
+Progress = Callable[[int, int], None]
+Cancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class KeyDetail:
+    key: ManagedKey
+    template: KeyTemplate | None
+    history: list[KeyEvent]
+    audit_trail: list[AuditEntry]
+    integrity_ok: bool
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    keys: list[ManagedKey]
+    requested: int
+    stopped_reason: str | None = None
+
+
+def _kcv_hex(kcv: bytes) -> str:
+    return kcv.hex().upper()
+
+
+class KeyService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.templates = TemplateService(ctx)
+
+    # --- lookup --------------------------------------------------------------------------
+
+    def _find(self, uow: UnitOfWork, ref: str) -> ManagedKey:
+        sealed = uow.keys.by_label(ref) or uow.keys.get(ref)
+        if sealed is None:
+            raise NotFound(f"No key labelled {ref!r}.")
+        return self.ctx.unseal(sealed, f"key {sealed.value.label}")
+
+    def _template_for(self, uow: UnitOfWork, key: ManagedKey) -> KeyTemplate:
+        sealed = uow.templates.get(key.template_id)
+        if sealed is None:
+            raise IntegrityError(f"The template of key {key.label} is missing from the repository.")
+        return self.ctx.unseal(sealed, f"template {sealed.value.name}")
+
+    # --- generation ----------------------------------------------------------------------
+
+    def generate(
+        self,
+        session: Session,
+        template_ref: str,
+        *,
+        count: int = 1,
+        label: str | None = None,
+        activation_date: datetime | None = None,
+        progress: Progress | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> GenerationResult:
+        """Generate ``count`` keys from a template inside the HSM.
+
+        The quorum is checked at the start, and the session is checked again before every
+        key: if a card is removed or the session locks, generation stops; keys already
+        made are kept (each is complete and audited) and the result says why it stopped.
+        """
+        if not 1 <= count <= 100_000:
+            raise BadInput("Generate between 1 and 100,000 keys at a time.")
+        if label is not None and count != 1:
+            raise BadInput("A label can only be given when generating one key.")
+        if activation_date is not None and activation_date.tzinfo is None:
+            raise BadInput("The activation date needs a time zone.")
+        with self.ctx.repository.unit_of_work() as uow:
+            template = self.templates.find(uow, template_ref)
+            if template.status is not TemplateStatus.ACTIVE:
+                raise BadInput(f"Template {template.name!r} is retired; no keys are made from it.")
+            auth = self.ctx.authorise(uow, session, Action.GENERATE_KEY, template=template)
+            if label is not None and uow.keys.by_label(label) is not None:
+                raise AlreadyExists(f"A key labelled {label!r} already exists.")
+
+        made: list[ManagedKey] = []
+        stopped: str | None = None
+        done = 0
+        while done < count and stopped is None:
+            batch = min(GENERATION_BATCH, count - done)
+            with self.ctx.repository.unit_of_work() as uow:
+                for _ in range(batch):
+                    if cancelled is not None and cancelled():
+                        stopped = "cancelled"
+                        break
+                    reason = session.locked_reason
+                    if reason is not None or not session.members:
+                        stopped = f"the session locked ({reason or 'no one logged on'})"
+                        break
+                    generated = self.ctx.hsm.generate_key(template.algorithm)
+                    key = self._new_key(
+                        uow,
+                        template,
+                        generated,
+                        now=self.ctx.clock.now(),
+                        label=label,
+                        activation_date=activation_date,
+                    )
+                    self._store_new(uow, auth, session, key, template, Action.GENERATE_KEY)
+                    made.append(key)
+                    done += 1
+                uow.commit()
+            if progress is not None:
+                progress(done, count)
+        self.ctx.checkpoint()
+        if stopped is not None and stopped != "cancelled" and not made:
+            raise SessionLocked(f"No key was generated: {stopped}.")
+        return GenerationResult(made, count, stopped)
+
+    def _new_key(
+        self,
+        uow: UnitOfWork,
+        template: KeyTemplate,
+        generated: GeneratedKey,
+        *,
+        now: datetime,
+        label: str | None,
+        activation_date: datetime | None,
+        version: int = 1,
+        predecessor: ManagedKey | None = None,
+    ) -> ManagedKey:
+        seq = uow.templates.next_sequence(template.id)
+        if label is None:
+            label = render_label(
+                template.label_pattern, seq=seq, when=now, template=template.name, version=version
+            )
+        activation = activation_date or now
+        return ManagedKey(
+            id=uuid.uuid4().hex,
+            label=label,
+            template_id=template.id,
+            algorithm=template.algorithm,
+            key_usage=template.key_usage,
+            mode_of_use=template.mode_of_use,
+            exportability=template.exportability,
+            kcv=_kcv_hex(generated.kcv),
+            wrapped=generated.wrapped,
+            public_key=generated.public_key,
+            state=KeyState.PRE_ACTIVATION,
+            version=version,
+            created_at=now,
+            activation_date=activation,
+            deactivation_date=activation + timedelta(days=template.crypto_period_days),
+            predecessor_id=predecessor.id if predecessor else None,
+            state_changed_at=now,
+            test_key=template.test_key,
+        )
+
+    def _store_new(
+        self,
+        uow: UnitOfWork,
+        auth: Authorisation,
+        session: Session,
+        key: ManagedKey,
+        template: KeyTemplate,
+        action: Action,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        uow.keys.add(key, self.ctx.seal(key))
+        seq = self.ctx.audit(
+            uow,
+            auth,
+            "key.generate",
+            "key",
+            key.id,
+            label=key.label,
+            after=key.state.value,
+            kcv=key.kcv,
+            details={
+                "template": template.name,
+                "template_version": template.version,
+                "algorithm": key.algorithm.value,
+                "usage": key.key_usage,
+                "version": key.version,
+                **(details or {}),
+            },
+            session=session,
+        )
+        uow.keys.add_event(
+            KeyEvent(
+                key_id=key.id,
+                at=key.created_at,
+                action=action,
+                from_state=None,
+                to_state=key.state,
+                people=tuple(m.name for m in session.members),
+                audit_seq=seq,
+            )
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def change_state(
+        self,
+        session: Session,
+        ref: str,
+        action: Action,
+        *,
+        reason: str = "",
+        compromise_date: datetime | None = None,
+    ) -> ManagedKey:
+        if action not in ACTION_TARGET:
+            raise BadInput(f"{action.display} is not a change of a key's state.")
+        target = ACTION_TARGET[action]
+        if action in (Action.COMPROMISE_KEY, Action.DESTROY_KEY) and not reason.strip():
+            raise BadInput(f"Say why: {action.display} needs a reason.")
+        now = self.ctx.clock.now()
+        if compromise_date is not None and compromise_date > now:
+            raise BadInput("The compromise date cannot be in the future.")
+        with self.ctx.repository.unit_of_work() as uow:
+            key = self._find(uow, ref)
+            template = self._template_for(uow, key)
+            if not template.allows(action):
+                raise PolicyRefused(
+                    f"Template {template.name!r} does not allow {action.display} for its keys."
+                )
+            auth = self.ctx.authorise(uow, session, action, template=template)
+            if action is Action.ACTIVATE_KEY and now < key.activation_date:
+                raise InvalidTransition(
+                    f"Key {key.label} may be activated from {key.activation_date:%Y-%m-%d %H:%M} "
+                    "UTC, not before."
+                )
+            updated = key.transitioned(target, now, action, compromise_date=compromise_date)
+            uow.keys.update(updated, self.ctx.seal(updated))
+            details: dict[str, str] = {}
+            if reason:
+                details["reason"] = reason.strip()
+            if updated.compromise_date is not None and target is KeyState.COMPROMISED:
+                details["compromise_date"] = f"{updated.compromise_date:%Y-%m-%d}"
+            seq = self.ctx.audit(
+                uow,
+                auth,
+                f"key.{action.value.removesuffix('_key')}",
+                "key",
+                key.id,
+                label=key.label,
+                before=key.state.value,
+                after=target.value,
+                kcv=key.kcv,
+                details=details,
+                session=session,
+            )
+            uow.keys.add_event(
+                KeyEvent(
+                    key_id=key.id,
+                    at=now,
+                    action=action,
+                    from_state=key.state,
+                    to_state=target,
+                    people=tuple(m.name for m in session.members),
+                    reason=reason.strip(),
+                    audit_seq=seq,
+                )
+            )
+            uow.commit()
+        if target is KeyState.DESTROYED:
+            self.ctx.repository.scrub()
+        self.ctx.checkpoint()
+        return updated
+
+    def rotate(
+        self, session: Session, ref: str, *, reason: str = ""
+    ) -> tuple[ManagedKey, ManagedKey]:
+        """Make a successor from the same template, linked both ways."""
+        with self.ctx.repository.unit_of_work() as uow:
+            old = self._find(uow, ref)
+            template = self._template_for(uow, old)
+            if not template.allows(Action.ROTATE_KEY):
+                raise PolicyRefused(f"Template {template.name!r} does not allow rotation.")
+            if Action.ROTATE_KEY not in allowed_actions(old.state):
+                raise InvalidTransition(
+                    f"Key {old.label} is {old.state.value}; it cannot be rotated."
+                )
+            if old.successor_id is not None:
+                raise InvalidTransition(f"Key {old.label} already has a successor.")
+            if template.status is not TemplateStatus.ACTIVE:
+                raise BadInput(f"Template {template.name!r} is retired; choose a new template.")
+            auth = self.ctx.authorise(uow, session, Action.ROTATE_KEY, template=template)
+        generated = self.ctx.hsm.generate_key(template.algorithm)
+        now = self.ctx.clock.now()
+        with self.ctx.repository.unit_of_work() as uow:
+            current = self._find(uow, old.id)
+            if current != old:
+                raise BadInput(f"Key {old.label} changed while rotating; try again.")
+            new = self._new_key(
+                uow,
+                template,
+                generated,
+                now=now,
+                label=None,
+                activation_date=None,
+                version=old.version + 1,
+                predecessor=old,
+            )
+            self._store_new(
+                uow,
+                auth,
+                session,
+                new,
+                template,
+                Action.ROTATE_KEY,
+                details={"predecessor": old.label, **({"reason": reason} if reason else {})},
+            )
+            linked = replace(old, successor_id=new.id)
+            uow.keys.update(linked, self.ctx.seal(linked))
+            seq = self.ctx.audit(
+                uow,
+                auth,
+                "key.rotate",
+                "key",
+                old.id,
+                label=old.label,
+                before=old.state.value,
+                after=old.state.value,
+                kcv=old.kcv,
+                details={"successor": new.label, "successor_kcv": new.kcv},
+                session=session,
+            )
+            uow.keys.add_event(
+                KeyEvent(
+                    key_id=old.id,
+                    at=now,
+                    action=Action.ROTATE_KEY,
+                    from_state=old.state,
+                    to_state=old.state,
+                    people=tuple(m.name for m in session.members),
+                    reason=f"successor {new.label}",
+                    audit_seq=seq,
+                )
+            )
+            uow.commit()
+        self.ctx.checkpoint()
+        return linked, new
+
+    # --- inventory -----------------------------------------------------------------------
+
+    def query(self, session: Session, query: KeyQuery) -> tuple[list[ManagedKey], int]:
+        with self.ctx.repository.unit_of_work() as uow:
+            self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
+            keys = [s.value for s in uow.keys.query(query)]
+            total = uow.keys.count(replace(query, limit=None, offset=0))
+        return keys, total
+
+    def expiring(self, session: Session, days: int) -> list[ManagedKey]:
+        if not 0 <= days <= 3650:
+            raise BadInput("Give a number of days between 0 and 3650.")
+        limit = self.ctx.clock.now() + timedelta(days=days)
+        keys, _ = self.query(session, KeyQuery(expiring_before=limit))
+        return sorted(keys, key=lambda k: k.deactivation_date)
+
+    def detail(self, session: Session, ref: str) -> KeyDetail:
+        with self.ctx.repository.unit_of_work() as uow:
+            self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
+            sealed = uow.keys.by_label(ref) or uow.keys.get(ref)
+            if sealed is None:
+                raise NotFound(f"No key labelled {ref!r}.")
+            ok = self.ctx.hsm.verify_binding(sealed.value.binding_bytes(), sealed.mac)
+            key = sealed.value
+            t = uow.templates.get(key.template_id)
+            return KeyDetail(
+                key=key,
+                template=t.value if t else None,
+                history=uow.keys.events(key.id),
+                audit_trail=uow.audit.search(object_id=key.id, limit=1000),
+                integrity_ok=ok,
+            )
+
+    def verify(self, session: Session, ref: str) -> ManagedKey:
+        """Check the seal and recompute the KCV inside the HSM; raise if anything differs."""
+        with self.ctx.repository.unit_of_work() as uow:
+            self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
+            key = self._find(uow, ref)
+        if key.wrapped is None:
+            raise BadInput(f"Key {key.label} is destroyed; there is no key material to verify.")
+        if key.algorithm.is_symmetric:
+            kcv = _kcv_hex(self.ctx.hsm.key_check_value(key.algorithm, key.wrapped))
+        else:
+            assert key.public_key is not None
+            kcv = hashlib.sha256(key.public_key).digest()[:3].hex().upper()
+        if kcv != key.kcv:
+            raise IntegrityError(
+                f"Key {key.label}: the HSM computes KCV {kcv}, the record says {key.kcv}."
+            )
+        return key
