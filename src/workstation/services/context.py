@@ -139,11 +139,14 @@ class ServiceContext:
             else:
                 m.person = person
                 m.card = card
-        requester = session.requester
-        if requester is None:
+        if not session.members:
             raise SessionLocked("No one is logged on.")
+        named = session.requester
         result = evaluate_quorum(
-            quorum, session.participants(), groups, requester=requester.person.id
+            quorum,
+            session.participants(),
+            groups,
+            requester=named.person.id if named is not None else None,
         )
         if not result.met:
             names = ", ".join(m.name for m in session.members)
@@ -154,6 +157,7 @@ class ServiceContext:
                 missing=result.missing,
             )
         members = tuple(m for m in session.members if m.person.id in result.assignment)
+        requester = named if named is not None else members[0]
         return Authorisation(
             action=action,
             quorum=quorum,
@@ -190,8 +194,10 @@ class ServiceContext:
             requester: AuditActor | None = self.actor(auth.requester)
             members = tuple(self.actor(m) for m in (session.members if session else auth.members))
             details = {"quorum": auth.quorum.describe(), **(details or {})}
-        elif session is not None and session.requester is not None:
-            requester = self.actor(session.requester)
+        elif session is not None and (session.requester or session.first) is not None:
+            who = session.requester or session.first
+            assert who is not None
+            requester = self.actor(who)
             members = tuple(self.actor(m) for m in session.members)
         else:
             requester, members = None, ()

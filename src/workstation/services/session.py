@@ -92,15 +92,22 @@ class Session:
             if any(m.reader == member.reader for m in self._members):
                 raise BadInput(f"Reader {member.reader} already holds a logged-on card.")
             self._members.append(member)
-            if self.requester_id is None:
-                self.requester_id = member.person.id
             self._last_activity = self.clock.monotonic()
         self._emit(SessionEvent("joined", f"{member.name} logged on ({member.reader})."))
 
     @property
     def requester(self) -> Member | None:
+        """The person named as requester of the next actions, if someone was named.
+
+        When nobody was named, the policy check takes the first member (in logon order)
+        who fills a place of the quorum."""
         with self._lock:
             return next((m for m in self._members if m.person.id == self.requester_id), None)
+
+    @property
+    def first(self) -> Member | None:
+        with self._lock:
+            return self._members[0] if self._members else None
 
     def set_requester(self, name: str) -> Member:
         with self._lock:
@@ -147,7 +154,7 @@ class Session:
                 return
             self._members.remove(member)
             if self.requester_id == person_id:
-                self.requester_id = self._members[0].person.id if self._members else None
+                self.requester_id = None
             still_met = self._purpose_met()
         _close_quietly(member.connection)
         self._emit(SessionEvent("dropped", reason + "."))

@@ -1,0 +1,78 @@
+"""Templates: TR-31 codes, label patterns, the seed set."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from workstation.domain.algorithms import KeyAlgorithm
+from workstation.domain.policy import Action, Quorum
+from workstation.domain.templates import KeyTemplate, render_label, seed_templates
+from workstation.errors import BadInput
+
+
+def base(**changes):
+    fields = dict(id="t", name="Test", description="", algorithm=KeyAlgorithm.AES_256,
+                  key_usage="K0", mode_of_use="B", exportability="E", crypto_period_days=365,
+                  label_pattern="T-{seq:04d}")
+    fields.update(changes)
+    return KeyTemplate(**fields)
+
+
+def test_seed_templates_cover_the_systems_replaced():
+    names = {t.name for t in seed_templates()}
+    for expected in ("ATM terminal master key", "Zone master key (KEK)",
+                     "TDES base derivation key", "AES base derivation key",
+                     "PIN encryption key", "MAC key", "Card verification key",
+                     "PIN verification key", "EMV issuer master key (AC)",
+                     "EMV issuer master key (SMI)", "EMV issuer master key (SMC)",
+                     "ATM EPP key pair", "TLS server key pair"):
+        assert expected in names
+    for t in seed_templates():
+        assert KeyTemplate.from_record(t.to_record()) == t
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"key_usage": "Z9"}, "unknown TR-31 key usage"),
+        ({"mode_of_use": "Q"}, "unknown TR-31 mode of use"),
+        ({"exportability": "X"}, "exportability must be E, N or S"),
+        ({"crypto_period_days": 0}, "crypto-period"),
+        ({"label_pattern": "FIXED"}, "must contain {seq}"),
+        ({"label_pattern": "K-{seq}-{colour}"}, "unknown field"),
+        ({"key_usage": "S0"}, "is for a key pair"),
+        ({"algorithm": KeyAlgorithm.RSA_2048}, "is for a secret key"),
+        ({"quorums": {Action.CHANGE_POLICY: Quorum.parse("1 supervisor")}}, "only be set for key"),
+        ({"name": " "}, "needs a name"),
+    ],
+)
+def test_template_validation(changes, message):
+    with pytest.raises(BadInput, match=message):
+        base(**changes)
+
+
+def test_label_rendering():
+    when = datetime(2026, 3, 4, tzinfo=UTC)
+    assert render_label("ZMK-{date}-{seq:04d}", seq=12, when=when, template="z",
+                        version=1) == "ZMK-20260304-0012"
+    assert render_label("{template}/{year}/{seq}/v{version}", seq=1, when=when,
+                        template="pek", version=3) == "pek/2026/1/v3"
+
+
+def test_non_exportable_template_refuses_export():
+    t = base(exportability="N")
+    assert not t.allows(Action.EXPORT_KEY)
+    assert t.allows(Action.ROTATE_KEY)
+
+
+def test_edit_bumps_version():
+    t = base()
+    assert t.edited(description="x").version == 2
+
+
+def test_algorithm_parse():
+    assert KeyAlgorithm.parse("tdes-2k") is KeyAlgorithm.TDES_2KEY
+    assert KeyAlgorithm.EC_P521.bits == 521
+    assert KeyAlgorithm.AES_192.key_bytes == 24
+    with pytest.raises(BadInput, match="Unknown key algorithm"):
+        KeyAlgorithm.parse("blowfish")
