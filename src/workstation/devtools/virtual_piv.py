@@ -475,7 +475,13 @@ class VirtualCard:
 
     @property
     def certificate(self) -> x509.Certificate:
+        """The PIV Authentication certificate (slot 9A)."""
         return x509.load_der_x509_certificate(self._certificate_der)
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The same certificate, DER, as GET DATA returns it."""
+        return self._certificate_der
 
     @property
     def guid(self) -> bytes:
