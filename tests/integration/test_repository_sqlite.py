@@ -1,0 +1,864 @@
+"""The repository against a real SQLite file.
+
+``RepositoryContract`` uses the ports only, so a PostgreSQL repository can run the very
+same tests: subclass it and provide a ``repository`` fixture (created, empty). The
+SQLite-specific behaviour (files, migrations, SQL-level tampering) is in
+``TestSqliteSpecifics``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from workstation.adapters.repository_sqlite import (
+    MIGRATIONS,
+    Migration,
+    SqliteRepository,
+    SqliteUnitOfWork,
+)
+from workstation.domain.algorithms import KeyAlgorithm
+from workstation.domain.audit import AuditActor, AuditCheckpoint, AuditEvent
+from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
+from workstation.domain.people import Card, Group, Person, Role, Status
+from workstation.domain.policy import Action, PolicySet, Quorum
+from workstation.domain.records import format_time
+from workstation.domain.templates import KeyTemplate
+from workstation.errors import (
+    AlreadyExists,
+    AlreadyInitialised,
+    BadInput,
+    IntegrityError,
+    NotFound,
+    NotInitialised,
+    WorkstationError,
+)
+from workstation.services.ports import KeyQuery, Repository, UnitOfWork
+from workstation.standalone.audit_verify import checkpoint_message, verify_chain
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+WORKSTATION = "ws-test-1"
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def person(n: int, name: str | None = None, roles: frozenset[Role] | None = None) -> Person:
+    return Person(
+        id=f"p-{n}",
+        name=name or f"Person {n}",
+        roles=roles or frozenset({Role.KEY_CUSTODIAN}),
+        created_at=T0,
+    )
+
+
+def card(n: int, person_id: str) -> Card:
+    return Card(
+        id=f"{n:064x}",
+        person_id=person_id,
+        certificate=bytes([n % 256]) * 40,
+        subject=f"CN=Card {n}",
+        serial_number=f"{n:x}",
+        not_after=T0 + timedelta(days=365),
+        enrolled_at=T0,
+    )
+
+
+def template(slug: str = "zmk", name: str = "Zone master key", **changes: object) -> KeyTemplate:
+    base = KeyTemplate(
+        id=f"t-{slug}",
+        name=name,
+        description="Key encryption key shared with a partner.",
+        algorithm=KeyAlgorithm.AES_256,
+        key_usage="K0",
+        mode_of_use="B",
+        exportability="E",
+        crypto_period_days=730,
+        label_pattern="ZMK-{seq:04d}",
+        quorums={Action.GENERATE_KEY: Quorum.parse("2 key_custodian")},
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def key(
+    n: int,
+    *,
+    template_id: str = "t-zmk",
+    label: str | None = None,
+    state: KeyState = KeyState.ACTIVE,
+    algorithm: KeyAlgorithm = KeyAlgorithm.AES_256,
+    usage: str = "K0",
+    kcv: str | None = None,
+    expires: datetime | None = None,
+) -> ManagedKey:
+    return ManagedKey(
+        id=f"k-{n}",
+        label=label or f"ZMK-{n:04d}",
+        template_id=template_id,
+        algorithm=algorithm,
+        key_usage=usage,
+        mode_of_use="B",
+        exportability="E",
+        kcv=kcv or f"{n:06X}",
+        wrapped=None if state is KeyState.DESTROYED else bytes([n % 256]) * 40,
+        public_key=None,
+        state=state,
+        version=1,
+        created_at=T0,
+        activation_date=T0,
+        deactivation_date=expires or T0 + timedelta(days=730),
+    )
+
+
+def actor(name: str, n: int = 1) -> AuditActor:
+    return AuditActor(person_id=f"p-{n}", name=name, card_id=f"{n:012x}")
+
+
+def event(
+    n: int,
+    *,
+    action: str = "key.generate",
+    object_id: str | None = None,
+    requester: AuditActor | None = None,
+    members: tuple[AuditActor, ...] = (),
+    at: datetime | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        action=action,
+        object_type="key",
+        object_id=object_id or f"k-{n}",
+        object_label=f"ZMK-{n:04d}",
+        after="pre-activation",
+        kcv="A1B2C3",
+        details={"n": n, "note": "Zoë's ceremony"},
+        requester=requester,
+        members=members,
+        at=at or T0 + timedelta(minutes=n),
+    )
+
+
+def mac(n: int) -> bytes:
+    return bytes([n % 256]) * 32
+
+
+def chain_tuples(uow: UnitOfWork) -> list[tuple[int, dict[str, object], bytes, bytes]]:
+    return [(e.seq, e.body, e.prev_hash, e.hash) for e in uow.audit.entries()]
+
+
+@pytest.fixture
+def audit_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def add_checkpoint(uow: UnitOfWork, key: ec.EllipticCurvePrivateKey, at: str) -> AuditCheckpoint:
+    from cryptography.hazmat.primitives import hashes
+
+    last = uow.audit.last()
+    assert last is not None
+    signature = key.sign(
+        checkpoint_message(WORKSTATION, last.seq, last.hash, at), ec.ECDSA(hashes.SHA256())
+    )
+    cp = AuditCheckpoint(seq=last.seq, hash=last.hash, at=at, signature=signature)
+    uow.audit.add_checkpoint(cp)
+    return cp
+
+
+# --- the contract ------------------------------------------------------------------------
+
+
+class RepositoryContract:
+    """What every Repository must do. Subclasses provide the ``repository`` fixture."""
+
+    # round trips ---------------------------------------------------------------------
+
+    def test_people_round_trip_with_mac(self, repository: Repository) -> None:
+        alice = person(1, "Alice Custodian", frozenset({Role.KEY_CUSTODIAN, Role.SUPERVISOR}))
+        with repository.unit_of_work() as uow:
+            uow.people.add(alice, mac(1))
+            uow.people.add(person(2, "Bob"), mac(2))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.people.get("p-1")
+            assert got is not None
+            assert got.value == alice
+            assert got.mac == mac(1)
+            assert uow.people.get("nobody") is None
+            assert [s.value.name for s in uow.people.list()] == ["Alice Custodian", "Bob"]
+            suspended = alice.with_status(Status.SUSPENDED)
+            uow.people.update(suspended, mac(9))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.people.get("p-1")
+            assert got is not None and got.value == suspended and got.mac == mac(9)
+
+    def test_by_name_is_exact_and_case_insensitive(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.people.add(person(1, "Zoë Ångström"), mac(1))
+            uow.groups.add(Group(id="g-1", name="Custodians A", threshold=1), mac(2))
+            uow.templates.add(template(), mac(3))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            found = uow.people.by_name("ZOË ÅNGSTRÖM")
+            assert found is not None and found.value.id == "p-1"
+            assert uow.people.by_name("Zoë") is None  # exact, not a prefix
+            group = uow.groups.by_name("custodians a")
+            assert group is not None and group.value.id == "g-1"
+            assert uow.groups.by_name("custodians") is None
+            found_t = uow.templates.by_name("ZONE MASTER KEY")
+            assert found_t is not None and found_t.value.id == "t-zmk"
+
+    def test_cards_round_trip(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.people.add(person(1), mac(1))
+            uow.people.add(person(2), mac(2))
+            uow.cards.add(card(1, "p-1"), mac(11))
+            uow.cards.add(card(2, "p-1"), mac(12))
+            uow.cards.add(card(3, "p-2"), mac(13))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.cards.get(card(1, "p-1").id)
+            assert got is not None and got.value == card(1, "p-1") and got.mac == mac(11)
+            assert [s.value.id for s in uow.cards.for_person("p-1")] == [
+                card(1, "p-1").id,
+                card(2, "p-1").id,
+            ]
+            assert len(uow.cards.list()) == 3
+            revoked = card(3, "p-2").with_status(Status.REVOKED)
+            uow.cards.update(revoked, mac(14))
+            got3 = uow.cards.get(revoked.id)
+            assert got3 is not None and got3.value.status is Status.REVOKED
+
+    def test_card_for_unknown_person_is_refused(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow, pytest.raises(NotFound, match="no person"):
+            uow.cards.add(card(1, "p-404"), mac(1))
+
+    def test_groups_round_trip(self, repository: Repository) -> None:
+        group = Group(id="g-1", name="Custodians A", threshold=2, members=frozenset({"a", "b"}))
+        with repository.unit_of_work() as uow:
+            uow.groups.add(group, mac(1))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            assert [(s.value, s.mac) for s in uow.groups.list()] == [(group, mac(1))]
+            bigger = replace(group, members=frozenset({"a", "b", "c"}))
+            uow.groups.update(bigger, mac(2))
+            got = uow.groups.by_name("Custodians A")
+            assert got is not None and got.value == bigger and got.mac == mac(2)
+
+    def test_policy_is_one_record(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            assert uow.policy.get() is None
+            uow.policy.put(PolicySet(), mac(1))
+            changed = PolicySet(idle_timeout_seconds=120, version=2)
+            uow.policy.put(changed, mac(2))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.policy.get()
+            assert got is not None and got.value == changed and got.mac == mac(2)
+
+    def test_templates_round_trip_and_sequence(self, repository: Repository) -> None:
+        t = template()
+        with repository.unit_of_work() as uow:
+            uow.templates.add(t, mac(1))
+            assert [uow.templates.next_sequence(t.id) for _ in range(3)] == [1, 2, 3]
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.templates.get(t.id)
+            assert got is not None and got.value == t and got.mac == mac(1)
+            edited = t.edited(description="Edited")
+            uow.templates.update(edited, mac(2))
+            assert uow.templates.next_sequence(t.id) == 4  # editing keeps the counter
+            # not committed: the sequence number is part of the transaction
+        with repository.unit_of_work() as uow:
+            assert uow.templates.next_sequence(t.id) == 4
+            got = uow.templates.get(t.id)
+            assert got is not None and got.value == t
+            assert [s.value.id for s in uow.templates.list()] == [t.id]
+            with pytest.raises(NotFound):
+                uow.templates.next_sequence("t-404")
+
+    def test_keys_round_trip(self, repository: Repository) -> None:
+        k = key(1)
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(k, mac(1))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            for got in (uow.keys.get("k-1"), uow.keys.by_label("ZMK-0001")):
+                assert got is not None and got.value == k and got.mac == mac(1)
+            assert uow.keys.get("k-2") is None and uow.keys.by_label("zmk-0001") is None
+            destroyed = k.transitioned(KeyState.DEACTIVATED, T0, Action.DEACTIVATE_KEY)
+            destroyed = destroyed.transitioned(KeyState.DESTROYED, T0, Action.DESTROY_KEY)
+            uow.keys.update(destroyed, mac(2))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.keys.get("k-1")
+            assert got is not None and got.value == destroyed and got.value.wrapped is None
+            with pytest.raises(NotFound):
+                uow.keys.update(key(2), mac(3))
+
+    def test_key_events_in_order(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1), mac(1))
+            first = KeyEvent(
+                "k-1",
+                T0,
+                Action.GENERATE_KEY,
+                None,
+                KeyState.PRE_ACTIVATION,
+                ("Alice", "Bob"),
+                audit_seq=1,
+            )
+            second = KeyEvent(
+                "k-1",
+                T0 + timedelta(hours=1),
+                Action.ACTIVATE_KEY,
+                KeyState.PRE_ACTIVATION,
+                KeyState.ACTIVE,
+                ("Carol",),
+                "go live",
+            )
+            uow.keys.add_event(first)
+            uow.keys.add_event(second)
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            assert uow.keys.events("k-1") == [first, second]
+            assert uow.keys.events("k-2") == []
+            with pytest.raises(NotFound):
+                uow.keys.add_event(replace(first, key_id="k-404"))
+
+    def test_meta(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            assert uow.meta.get("workstation_id") is None
+            uow.meta.put("workstation_id", WORKSTATION)
+            uow.meta.put("workstation_id", "ws-2")
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            assert uow.meta.get("workstation_id") == "ws-2"
+
+    # uniqueness ----------------------------------------------------------------------
+
+    def test_duplicate_label_names_the_label(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1), mac(1))
+            with pytest.raises(AlreadyExists, match="A key labelled ZMK-0001 already exists"):
+                uow.keys.add(key(2, label="ZMK-0001"), mac(2))
+            uow.keys.add(key(2), mac(2))
+            with pytest.raises(AlreadyExists, match="labelled ZMK-0001"):
+                uow.keys.update(key(2, label="ZMK-0001"), mac(2))
+            with pytest.raises(AlreadyExists, match="id k-1"):
+                uow.keys.add(key(1, label="OTHER"), mac(1))
+
+    def test_duplicate_names_are_refused_case_insensitively(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.people.add(person(1, "Alice"), mac(1))
+            with pytest.raises(AlreadyExists, match="A person named ALICE already exists"):
+                uow.people.add(person(2, "ALICE"), mac(2))
+            uow.templates.add(template(), mac(3))
+            with pytest.raises(AlreadyExists, match="template named"):
+                uow.templates.add(template("other", "zone MASTER key"), mac(4))
+            uow.groups.add(Group(id="g-1", name="G", threshold=1), mac(5))
+            with pytest.raises(AlreadyExists, match="group named g"):
+                uow.groups.add(Group(id="g-2", name="g", threshold=1), mac(6))
+
+    def test_key_with_unknown_template_is_refused(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow, pytest.raises(NotFound, match="template"):
+            uow.keys.add(key(1, template_id="t-404"), mac(1))
+
+    # transactions --------------------------------------------------------------------
+
+    def test_leaving_without_commit_rolls_back_key_and_audit(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            uow.keys.add(key(1), mac(1))
+            uow.audit.append(event(1))
+            assert uow.keys.get("k-1") is not None and uow.audit.count() == 1
+        with repository.unit_of_work() as uow:
+            assert uow.keys.get("k-1") is None
+            assert uow.audit.count() == 0 and uow.audit.last() is None
+
+    def test_exception_inside_rolls_back(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.commit()
+        with pytest.raises(RuntimeError, match="boom"), repository.unit_of_work() as uow:
+            uow.keys.add(key(1), mac(1))
+            uow.audit.append(event(1))
+            raise RuntimeError("boom")
+        with repository.unit_of_work() as uow:
+            assert uow.keys.get("k-1") is None and uow.audit.count() == 0
+
+    def test_explicit_rollback_and_work_after_commit(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1), mac(1))
+            uow.rollback()
+            assert uow.keys.get("k-1") is None and uow.templates.get("t-zmk") is None
+            uow.templates.add(template(), mac(0))
+            uow.commit()
+            uow.keys.add(key(2), mac(2))  # a new transaction, never committed
+        with repository.unit_of_work() as uow:
+            assert uow.templates.get("t-zmk") is not None
+            assert uow.keys.get("k-2") is None
+
+    # key queries ---------------------------------------------------------------------
+
+    @pytest.fixture
+    def inventory(self, repository: Repository) -> Repository:
+        soon = T0 + timedelta(days=10)
+        keys = [
+            key(1, label="ZMK-0001", state=KeyState.ACTIVE, kcv="ABC123"),
+            key(2, label="zmk-0002", state=KeyState.PRE_ACTIVATION, kcv="abd999".upper()),
+            key(
+                3,
+                label="PEK-0003",
+                state=KeyState.ACTIVE,
+                usage="P0",
+                template_id="t-pek",
+                kcv="123456",
+                expires=soon,
+            ),
+            key(
+                4,
+                label="BDK-0004",
+                state=KeyState.DESTROYED,
+                usage="B0",
+                algorithm=KeyAlgorithm.TDES_2KEY,
+                template_id="t-bdk",
+                kcv="0F0F0F",
+                expires=soon,
+            ),
+            key(
+                5,
+                label="PEK-0005",
+                state=KeyState.SUSPENDED,
+                usage="P0",
+                template_id="t-pek",
+                kcv="ABCDEF",
+                expires=T0 + timedelta(days=40),
+            ),
+            key(6, label="odd_100%", state=KeyState.DEACTIVATED, kcv="FFFFFF", expires=soon),
+        ]
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.templates.add(template("pek", "PIN key", key_usage="P0"), mac(0))
+            uow.templates.add(
+                template(
+                    "bdk", "BDK", key_usage="B0", algorithm=KeyAlgorithm.TDES_2KEY, mode_of_use="X"
+                ),
+                mac(0),
+            )
+            for k in keys:
+                uow.keys.add(k, mac(1))
+            uow.commit()
+        return repository
+
+    @staticmethod
+    def labels(repository: Repository, **filters: object) -> list[str]:
+        query = KeyQuery(**filters)  # type: ignore[arg-type]
+        with repository.unit_of_work() as uow:
+            found = [s.value.label for s in uow.keys.query(query)]
+            count = uow.keys.count(replace(query, limit=None, offset=0))
+        if query.limit is None and query.offset == 0:
+            assert count == len(found)
+        return found
+
+    def test_query_all_in_label_order(self, inventory: Repository) -> None:
+        assert self.labels(inventory) == [
+            "BDK-0004",
+            "PEK-0003",
+            "PEK-0005",
+            "ZMK-0001",
+            "odd_100%",
+            "zmk-0002",
+        ]
+
+    def test_query_by_states(self, inventory: Repository) -> None:
+        assert self.labels(inventory, states=(KeyState.ACTIVE,)) == ["PEK-0003", "ZMK-0001"]
+        assert self.labels(inventory, states=(KeyState.SUSPENDED, KeyState.PRE_ACTIVATION)) == [
+            "PEK-0005",
+            "zmk-0002",
+        ]
+
+    def test_query_by_usage_algorithm_template(self, inventory: Repository) -> None:
+        assert self.labels(inventory, key_usage="P0") == ["PEK-0003", "PEK-0005"]
+        assert self.labels(inventory, algorithm=KeyAlgorithm.TDES_2KEY) == ["BDK-0004"]
+        assert self.labels(inventory, template_id="t-pek") == ["PEK-0003", "PEK-0005"]
+        assert self.labels(inventory, template_id="t-pek", states=(KeyState.ACTIVE,)) == [
+            "PEK-0003"
+        ]
+
+    def test_query_label_substring_case_insensitive(self, inventory: Repository) -> None:
+        assert self.labels(inventory, label="zmk") == ["ZMK-0001", "zmk-0002"]
+        assert self.labels(inventory, label="K-000") == [
+            "BDK-0004",
+            "PEK-0003",
+            "PEK-0005",
+            "ZMK-0001",
+            "zmk-0002",
+        ]
+        # LIKE wildcards in the search text are literal
+        assert self.labels(inventory, label="_1") == ["odd_100%"]
+        assert self.labels(inventory, label="0%") == ["odd_100%"]
+        assert self.labels(inventory, label="nothing") == []
+
+    def test_query_kcv_prefix_case_insensitive(self, inventory: Repository) -> None:
+        assert self.labels(inventory, kcv="ab") == ["PEK-0005", "ZMK-0001", "zmk-0002"]
+        assert self.labels(inventory, kcv="abc") == ["PEK-0005", "ZMK-0001"]
+        assert self.labels(inventory, kcv="ABC1") == ["ZMK-0001"]
+        assert self.labels(inventory, kcv="F") == ["odd_100%"]
+
+    def test_query_expiring_skips_destroyed(self, inventory: Repository) -> None:
+        before = T0 + timedelta(days=30)
+        assert self.labels(inventory, expiring_before=before) == ["PEK-0003", "odd_100%"]
+        assert self.labels(inventory, expiring_before=T0 + timedelta(days=41)) == [
+            "PEK-0003",
+            "PEK-0005",
+            "odd_100%",
+        ]
+        assert self.labels(inventory, expiring_before=T0) == []
+
+    def test_query_limit_offset(self, inventory: Repository) -> None:
+        assert self.labels(inventory, limit=2) == ["BDK-0004", "PEK-0003"]
+        assert self.labels(inventory, limit=2, offset=2) == ["PEK-0005", "ZMK-0001"]
+        assert self.labels(inventory, offset=5) == ["zmk-0002"]
+        assert self.labels(inventory, limit=0) == []
+        with inventory.unit_of_work() as uow:
+            assert uow.keys.count(KeyQuery(limit=1)) == 6  # count ignores paging
+            with pytest.raises(BadInput):
+                uow.keys.query(KeyQuery(limit=-1))
+
+    # audit ---------------------------------------------------------------------------
+
+    def test_audit_chains_across_units_of_work_and_verifies(
+        self, repository: Repository, audit_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        for n in range(1, 6):
+            with repository.unit_of_work() as uow:
+                entry = uow.audit.append(event(n, requester=actor("Alice")))
+                assert entry.seq == n
+                if n == 3:
+                    add_checkpoint(uow, audit_key, format_time(T0) or "")
+                uow.commit()
+        with repository.unit_of_work() as uow:
+            entries = list(uow.audit.entries())
+            assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+            assert entries[0].prev_hash == bytes(32)
+            assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+            assert entries[1].body["details"] == {"n": 2, "note": "Zoë's ceremony"}
+            last = uow.audit.last()
+            assert last == entries[-1] and uow.audit.count() == 5
+            assert [e.seq for e in uow.audit.entries(start_seq=4)] == [4, 5]
+            checkpoints = [(c.seq, c.hash, c.at, c.signature) for c in uow.audit.checkpoints()]
+            report = verify_chain(
+                chain_tuples(uow), checkpoints, audit_key.public_key(), WORKSTATION
+            )
+        assert report.ok, report.problems
+        assert report.entries_checked == 5 and report.last_signed_seq == 3
+        assert report.uncovered_entries == 2
+
+    def test_append_returns_the_stored_entry(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            appended = uow.audit.append(event(1, members=(actor("A"), actor("B", 2))))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            assert uow.audit.last() == appended
+        assert appended.action == "key.generate"
+        assert appended.body["seq"] == 1 and appended.body["members"][1]["name"] == "B"
+
+    def test_audit_event_needs_a_time(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow, pytest.raises(ValueError, match="no time"):
+            uow.audit.append(replace(event(1), at=None))
+
+    def test_checkpoint_must_match_its_entry(
+        self, repository: Repository, audit_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        with repository.unit_of_work() as uow:
+            uow.audit.append(event(1))
+            uow.audit.append(event(2))
+            cp = add_checkpoint(uow, audit_key, "2026-11-24T10:00:00.000000Z")
+            with pytest.raises(IntegrityError):
+                uow.audit.add_checkpoint(replace(cp, seq=1))
+            with pytest.raises(NotFound):
+                uow.audit.add_checkpoint(replace(cp, seq=3))
+            add_checkpoint(uow, audit_key, "2026-11-24T11:00:00.000000Z")
+            assert [(c.seq, c.at) for c in uow.audit.checkpoints()] == [
+                (2, "2026-11-24T10:00:00.000000Z"),
+                (2, "2026-11-24T11:00:00.000000Z"),
+            ]
+
+    def test_audit_search(self, repository: Repository) -> None:
+        alice, bob, zoe = actor("Alice", 1), actor("Bob", 2), actor("Zoë", 3)
+        with repository.unit_of_work() as uow:
+            uow.audit.append(event(1, action="key.generate", requester=alice, members=(alice,)))
+            uow.audit.append(event(2, action="key.activate", requester=bob, members=(bob, zoe)))
+            uow.audit.append(event(3, action="person.enrol", object_id="p-9", requester=zoe))
+            uow.audit.append(event(4, action="keyboard.test", object_id="k-1"))
+            uow.audit.append(event(5, action="key.destroy", object_id="k-1", members=(alice,)))
+            uow.commit()
+
+        def seqs(**kw: object) -> list[int]:
+            with repository.unit_of_work() as uow:
+                return [e.seq for e in uow.audit.search(**kw)]  # type: ignore[arg-type]
+
+        assert seqs() == [1, 2, 3, 4, 5]
+        assert seqs(person="alice") == [1, 5]
+        assert seqs(person="ZOË") == [2, 3]  # requester or member
+        assert seqs(person="Ali") == []
+        assert seqs(action="key.") == [1, 2, 5]
+        assert seqs(action="key") == [1, 2, 4, 5]
+        assert seqs(object_id="k-1") == [1, 4, 5]
+        assert seqs(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)) == [2, 3, 4]
+        assert seqs(person="alice", action="key.destroy") == [5]
+        assert seqs(limit=2) == [4, 5]  # the latest matches, oldest first
+
+    def test_concurrent_writers_keep_the_chain_linear(self, repository: Repository) -> None:
+        errors: list[Exception] = []
+        start = threading.Barrier(4)
+
+        def writer(w: int) -> None:
+            try:
+                start.wait()
+                for i in range(15):
+                    with repository.unit_of_work() as uow:
+                        uow.audit.append(event(w * 100 + i))
+                        uow.commit()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with repository.unit_of_work() as uow:
+            report = verify_chain(chain_tuples(uow), [], None, WORKSTATION)
+        assert report.ok, report.problems
+        assert report.entries_checked == 60
+
+
+# --- SQLite ------------------------------------------------------------------------------
+
+
+class TestSqliteRepository(RepositoryContract):
+    """The contract on SQLite (``repository`` comes from tests/fixtures/repository.py)."""
+
+
+class TestSqliteSpecifics:
+    def test_create_exists_and_refuse_twice(self, repo_path: Path) -> None:
+        repo = SqliteRepository(repo_path)
+        assert not repo.exists()
+        assert not repo_path.exists()  # exists() does not create the file
+        with pytest.raises(NotInitialised), repo.unit_of_work():
+            pass
+        repo.create()
+        assert repo.exists()
+        assert repo_path.stat().st_mode & 0o777 == 0o600
+        with pytest.raises(AlreadyInitialised):
+            repo.create()
+        with pytest.raises(AlreadyInitialised):
+            SqliteRepository(repo_path).create()
+        conn = sqlite3.connect(repo_path)
+        try:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            version = conn.execute("SELECT value FROM meta WHERE name='schema_version'")
+            assert version.fetchone()[0] == "1"
+        finally:
+            conn.close()
+
+    def test_connection_settings(self, repository: SqliteRepository) -> None:
+        with repository.unit_of_work() as uow:
+            assert isinstance(uow, SqliteUnitOfWork)
+            conn = uow._connection()
+            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+            assert conn.in_transaction
+
+    def test_not_a_database_gives_a_clear_error(self, repo_path: Path) -> None:
+        repo_path.write_bytes(b"this is not an SQLite file at all" * 200)
+        repo = SqliteRepository(repo_path)
+        with pytest.raises(WorkstationError, match="damaged or is not a workstation repository"):
+            repo.exists()
+        with pytest.raises(WorkstationError, match="damaged"), repo.unit_of_work():
+            pass
+
+    def test_foreign_sqlite_file_is_not_taken_over(self, repo_path: Path) -> None:
+        conn = sqlite3.connect(repo_path)
+        conn.execute("CREATE TABLE other (x)")
+        conn.commit()
+        conn.close()
+        repo = SqliteRepository(repo_path)
+        assert not repo.exists()
+        with pytest.raises(WorkstationError, match="another application"):
+            repo.create()
+
+    def test_migration_backs_up_then_bumps_the_version(self, repo_path: Path) -> None:
+        v1 = SqliteRepository(repo_path)
+        v1.create()
+        with v1.unit_of_work() as uow:
+            uow.meta.put("workstation_id", WORKSTATION)
+            uow.commit()
+
+        def add_notes(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+
+        v2 = SqliteRepository(repo_path, migrations=(*MIGRATIONS, Migration(2, "notes", add_notes)))
+        with v2.unit_of_work() as uow:  # the first unit of work migrates
+            assert uow.meta.get("workstation_id") == WORKSTATION
+        backups = sorted(repo_path.parent.glob(repo_path.name + ".schema-v1.*.bak"))
+        assert len(backups) == 1
+        assert backups[0].stat().st_mode & 0o777 == 0o600
+        conn = sqlite3.connect(repo_path)
+        try:
+            assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+            assert (
+                conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0]
+                == "2"
+            )
+            conn.execute("SELECT count(*) FROM notes").fetchone()
+        finally:
+            conn.close()
+        old = sqlite3.connect(backups[0])
+        try:
+            rows = old.execute("SELECT name, value FROM meta ORDER BY name").fetchall()
+            assert ("schema_version", "1") in rows and ("workstation_id", WORKSTATION) in rows
+        finally:
+            old.close()
+        assert v2.migrate() is None  # nothing left to do
+        # and the version-1 software now refuses the newer file instead of misreading it
+        with (
+            pytest.raises(WorkstationError, match="newer"),
+            SqliteRepository(repo_path).unit_of_work(),
+        ):
+            pass
+        # a new repository goes through every migration
+        fresh = SqliteRepository(
+            repo_path.with_name("fresh.sqlite3"),
+            migrations=(*MIGRATIONS, Migration(2, "notes", add_notes)),
+        )
+        fresh.create()
+        with fresh.unit_of_work() as uow:
+            assert isinstance(uow, SqliteUnitOfWork)
+            uow.execute("INSERT INTO notes (text) VALUES ('x')")
+
+    def test_failed_migration_changes_nothing(self, repo_path: Path) -> None:
+        SqliteRepository(repo_path).create()
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE half (x)")
+            conn.execute("THIS IS NOT SQL")
+
+        v2 = SqliteRepository(repo_path, migrations=(*MIGRATIONS, Migration(2, "bad", broken)))
+        with pytest.raises(WorkstationError, match="from schema version 1 to 2 failed") as info:
+            v2.migrate()
+        assert "a backup is at" in info.value.message
+        conn = sqlite3.connect(repo_path)
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE name='schema_version'")
+            assert version.fetchone()[0] == "1"
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
+            assert "half" not in tables
+        finally:
+            conn.close()
+
+    def test_edited_audit_row_fails_verification_naming_it(
+        self, repository: SqliteRepository, audit_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        with repository.unit_of_work() as uow:
+            for n in range(1, 11):
+                uow.audit.append(event(n))
+            add_checkpoint(uow, audit_key, "2026-11-24T10:00:00.000000Z")
+            uow.commit()
+        conn = sqlite3.connect(repository.path)
+        try:
+            # The triggers refuse an edit ...
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute("UPDATE audit_entries SET action = 'x' WHERE seq = 7")
+            # ... but whoever holds the file can drop them.
+            conn.execute("DROP TRIGGER audit_entries_append_only_update")
+            conn.execute(
+                'UPDATE audit_entries SET body = replace(body, \'"after":"pre-activation"\', '
+                '\'"after":"active"\') WHERE seq = 7'
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        with repository.unit_of_work(read_only=True) as uow:
+            assert isinstance(uow, SqliteUnitOfWork)
+            checkpoints = [(c.seq, c.hash, c.at, c.signature) for c in uow.audit.checkpoints()]
+            for entries in (chain_tuples(uow), list(uow.audit_log.chain())):
+                report = verify_chain(entries, checkpoints, audit_key.public_key(), WORKSTATION)
+                assert not report.ok
+                assert report.problem == "entry 7: hash does not match its content (edited?)"
+                assert report.problems_total == 1
+
+    def test_fast_chain_stream_matches_entries(self, repository: SqliteRepository) -> None:
+        with repository.unit_of_work() as uow:
+            for n in range(1, 2500):  # more than one fetchmany batch
+                uow.audit.append(event(n, requester=actor("Zoë")))
+            uow.commit()
+        with repository.unit_of_work(read_only=True) as uow:
+            assert isinstance(uow, SqliteUnitOfWork)
+            raw = list(uow.audit_log.chain())
+            parsed = chain_tuples(uow)
+        assert [r[0] for r in raw] == list(range(1, 2500))
+        assert [(r[0], r[2], r[3]) for r in raw] == [(p[0], p[2], p[3]) for p in parsed]
+        assert verify_chain(raw, [], None, WORKSTATION).ok
+        assert verify_chain(parsed, [], None, WORKSTATION).ok
+
+    def test_edited_key_column_is_refused(self, repository: SqliteRepository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1, state=KeyState.SUSPENDED), mac(1))
+            uow.commit()
+        conn = sqlite3.connect(repository.path)
+        conn.execute("UPDATE keys SET state = 'active' WHERE id = 'k-1'")
+        conn.commit()
+        conn.close()
+        with repository.unit_of_work() as uow, pytest.raises(IntegrityError, match="indexed"):
+            uow.keys.query(KeyQuery(states=(KeyState.ACTIVE,)))
+
+    def test_read_only_unit_of_work_refuses_writes(self, repository: SqliteRepository) -> None:
+        with repository.unit_of_work(read_only=True) as uow:
+            assert uow.meta.get("schema_version") == "1"
+            with pytest.raises(WorkstationError, match="read-only"):
+                uow.meta.put("workstation_id", "x")
+            with pytest.raises(WorkstationError, match="read-only"):
+                uow.audit.append(event(1))
+
+    def test_reserved_meta_and_closed_repository(self, repository: SqliteRepository) -> None:
+        with repository.unit_of_work() as uow, pytest.raises(ValueError, match="schema_version"):
+            uow.meta.put("schema_version", "99")
+        repository.close()
+        with pytest.raises(WorkstationError, match="closed"), repository.unit_of_work():
+            pass
+
+    def test_scrub_empties_the_write_ahead_log(self, repository: SqliteRepository) -> None:
+        # Another process keeps the file open, so the last close does not remove the WAL.
+        bystander = sqlite3.connect(repository.path)
+        try:
+            bystander.execute("SELECT count(*) FROM meta").fetchall()
+            with repository.unit_of_work() as uow:
+                uow.templates.add(template(), mac(0))
+                uow.keys.add(key(1), mac(1))
+                uow.commit()
+            wal = repository.path.with_name(repository.path.name + "-wal")
+            assert wal.stat().st_size > 0
+            repository.scrub()
+            assert wal.stat().st_size == 0
+        finally:
+            bystander.close()
+        with repository.unit_of_work() as uow:
+            assert uow.keys.get("k-1") is not None
