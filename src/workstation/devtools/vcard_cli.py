@@ -48,7 +48,16 @@ from workstation.devtools.virtual_piv import (
     VirtualCardSlot,
 )
 
-__all__ = ["DaemonClient", "VcardError", "main"]
+__all__ = [
+    "CardDaemon",
+    "DaemonClient",
+    "VcardError",
+    "default_state_dir",
+    "main",
+    "resolve_reader",
+    "start_daemon",
+    "stop_daemon",
+]
 
 SOCKET_NAME = "vcard.sock"
 PID_NAME = "vcard.pid"
@@ -332,6 +341,25 @@ class DaemonClient:
             return False
         return True
 
+    def status(self) -> dict[str, Any]:
+        """``{"pid": int, "readers": [{"index", "name", "port", "card_present",
+        "card_file", "holder"}, ...]}``, readers in index order."""
+        status: dict[str, Any] = self.request({"op": "status"})["status"]
+        return status
+
+    def insert(self, card_file: Path, reader: str | int) -> str:
+        """Insert the card in ``card_file`` into ``reader`` (index or name); returns the
+        reader's PC/SC name once pcscd sees the card."""
+        reply = self.request(
+            {"op": "insert", "card": str(Path(card_file).resolve()), "reader": str(reader)}
+        )
+        return str(reply["reader"])
+
+    def remove(self, reader: str | int) -> str:
+        """Remove the card from ``reader``; returns the reader's name once pcscd sees it
+        empty."""
+        return str(self.request({"op": "remove", "reader": str(reader)})["reader"])
+
 
 def start_daemon(state_dir: Path, *, timeout: float = 30.0) -> int:
     """Start ``serve --foreground`` as a detached process; return its pid once it answers."""
@@ -339,8 +367,7 @@ def start_daemon(state_dir: Path, *, timeout: float = 30.0) -> int:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     client = DaemonClient(state_dir)
     if client.running():
-        status = client.request({"op": "status"})["status"]
-        return int(status["pid"])
+        return int(client.status()["pid"])
     with open(state_dir / LOG_NAME, "ab") as log:
         process = subprocess.Popen(
             [
@@ -487,21 +514,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             pid = start_daemon(state)
             print(f"card daemon {pid} serving {state / SOCKET_NAME}")
-            _print_status(DaemonClient(state).request({"op": "status"})["status"])
+            _print_status(DaemonClient(state).status())
             return 0
         client = DaemonClient(state)
         if args.command == "insert":
-            reply = client.request(
-                {"op": "insert", "card": str(args.card.resolve()), "reader": args.reader}
-            )
-            print(f"inserted {reply['holder']}'s card in {reply['reader']}")
+            reader = client.insert(args.card, args.reader)
+            print(f"inserted {args.card} in {reader}")
             return 0
         if args.command == "remove":
-            reply = client.request({"op": "remove", "reader": args.reader})
-            print(f"removed the card from {reply['reader']}")
+            print(f"removed the card from {client.remove(args.reader)}")
             return 0
         if args.command == "status":
-            status = client.request({"op": "status"})["status"]
+            status = client.status()
             if args.json:
                 print(json.dumps(status, indent=2))
             else:
