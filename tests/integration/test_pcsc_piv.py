@@ -27,7 +27,7 @@ from workstation.errors import (
     NoCardPresent,
     PinIncorrect,
 )
-from workstation.services.ports import CardReaders, PivCard, ReaderStatus
+from workstation.services.ports import PivCard, ReaderStatus
 
 pytestmark = pytest.mark.pcsc
 
@@ -56,11 +56,6 @@ def connect(readers: PcscCardReaders) -> Iterator[Callable[[str], PcscPivCard]]:
     yield _connect
     for card in opened:
         card.close()
-
-
-def test_the_adapter_implements_the_ports(readers: PcscCardReaders) -> None:
-    as_port: CardReaders = readers
-    assert as_port is readers
 
 
 def test_list_the_virtual_readers(readers: PcscCardReaders, pcsc_readers: list[str]) -> None:

@@ -12,8 +12,8 @@ Design notes
   ``SCardGetStatusChange`` never holds up a card.
 - Cards are opened in exclusive mode by default, so no other program can use a card
   whose PIN this workstation has verified; ``close()`` resets the card, which drops the
-  PIN-verified state (SP 800-73-4 Part 2, 3.2.1: the security status ends with the card
-  session).
+  PIN-verified state (a card's security status does not survive a reset). One connection
+  per card at a time: a second ``connect`` to a held card raises CardError ("in use").
 - PIN bytes go to pyscard in a list that is overwritten after sending. pyscard and pcscd
   copy the APDU into buffers of their own, which this code cannot wipe.
 """

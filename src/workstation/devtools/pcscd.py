@@ -10,6 +10,10 @@ TCP port: ``KCW Virtual Reader 1 00 00`` on 35963, ``KCW Virtual Reader 1 00 01`
 ``KCW Virtual Reader 2 00 00`` on 35965, and so on up to 35968. A virtual card is inserted
 by connecting to the reader's port (see ``workstation.devtools.virtual_piv``).
 
+vpcd keeps its sockets in a static array indexed by slot number, so entries loading the same
+``libifdvpcd.so`` would share slots 0 and 1 (a card on port 35963 showed up in readers 1, 2
+and 3). Each entry therefore loads its own copy of the driver from ``STATE/drivers``.
+
 Note that vpcd listens on all interfaces: on a shared network, anyone reaching these ports
 can put a virtual card into these readers. Use the virtual readers on demo and test machines
 only (or firewall the ports).
