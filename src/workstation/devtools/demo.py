@@ -1,0 +1,212 @@
+"""The demonstration workstation: SoftHSM2 token, pcscd with virtual readers, virtual cards.
+
+``python -m workstation.devtools.demo start --home DIR`` (what ``make run`` does):
+
+1. starts the virtual card daemon (and pcscd with six virtual readers),
+2. issues a virtual PIV card to each demo person (PIN 123456) from a demo CA,
+3. on first run provisions the SoftHSM2 token, initialises the workstation with the two
+   security officers' cards, enrols the custodians, the supervisor and the auditor, and
+   puts the three custodians in group "custodians A" (2 of 3) — all through the same
+   services and policies as ``workstation-cli``,
+4. prints how to insert cards and use the workstation.
+
+``stop`` removes the cards and stops the daemon (and the pcscd it started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workstation.bootstrap import build
+from workstation.config import save_config
+from workstation.devtools.card_issuer import DemoCa, issue_card
+from workstation.devtools.vcard_cli import DaemonClient, start_daemon, stop_daemon
+from workstation.domain.people import Role
+from workstation.errors import WorkstationError
+from workstation.services.app import WorkstationServices
+from workstation.services.initialise import OfficerCard
+
+DEMO_PIN = "123456"
+ENROL_READER = 5  # the reader new people's cards go into during enrolment
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    slug: str
+    name: str
+    roles: tuple[Role, ...]
+
+
+CAST: tuple[DemoPerson, ...] = (
+    DemoPerson("olivia", "Olivia Grant", (Role.SECURITY_OFFICER,)),
+    DemoPerson("oscar", "Oscar Lindqvist", (Role.SECURITY_OFFICER,)),
+    DemoPerson("cara", "Cara Mendes", (Role.KEY_CUSTODIAN,)),
+    DemoPerson("carl", "Carl Novak", (Role.KEY_CUSTODIAN,)),
+    DemoPerson("chen", "Chen Wei", (Role.KEY_CUSTODIAN,)),
+    DemoPerson("sam", "Sam Okafor", (Role.SUPERVISOR,)),
+    DemoPerson("alex", "Alex Moreau", (Role.AUDITOR,)),
+)
+CUSTODIAN_GROUP = "custodians A"
+
+
+def card_dir(home: Path) -> Path:
+    return home / "demo-cards"
+
+
+def vcard_state(home: Path) -> Path:
+    return home / "vcard"
+
+
+def card_file(home: Path, person: DemoPerson) -> Path:
+    return card_dir(home) / f"{person.slug}.json"
+
+
+def issue_cards(home: Path) -> None:
+    directory = card_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = DemoCa.load_or_create(directory / "demo-ca")
+    for person in CAST:
+        path = card_file(home, person)
+        if not path.exists():
+            issue_card(path, person.name, DEMO_PIN, valid_days=3 * 365, ca=ca)
+
+
+def _pin() -> bytearray:
+    return bytearray(DEMO_PIN.encode())
+
+
+def provision(home: Path, services: WorkstationServices, cards: DaemonClient) -> None:
+    """Initialise the workstation and enrol the cast, as the officers would."""
+    officers = [p for p in CAST if Role.SECURITY_OFFICER in p.roles]
+    readers = [cards.insert(card_file(home, p), i) for i, p in enumerate(officers)]
+    try:
+        services.init.initialise(
+            [OfficerCard(r, p.name, _pin()) for r, p in zip(readers, officers, strict=True)]
+        )
+        session = services.logon.open_session()
+        for reader in readers:
+            services.logon.log_on(session, reader, _pin())
+        try:
+            for person in CAST:
+                if person in officers:
+                    continue
+                reader = cards.insert(card_file(home, person), ENROL_READER)
+                try:
+                    services.people.enrol(
+                        session, name=person.name, roles=person.roles, reader=reader, pin=_pin()
+                    )
+                finally:
+                    cards.remove(ENROL_READER)
+            custodians = [p.name for p in CAST if Role.KEY_CUSTODIAN in p.roles]
+            services.people.change_group(session, CUSTODIAN_GROUP, add=custodians)
+        finally:
+            session.close()
+    finally:
+        for i in range(len(officers)):
+            cards.remove(i)
+    services.ctx.checkpoint(force=True)
+
+
+def start(home: Path) -> int:
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    print(f"Demo workstation in {home}")
+    issue_cards(home)
+    start_daemon(vcard_state(home))
+    cards = DaemonClient(vcard_state(home))
+    config, services = build(home)
+    try:
+        if not config.demo:
+            config.demo = True
+            save_config(config)
+        if not services.ctx.repository.exists():
+            print("First run: initialising the workstation and enrolling the demo people ...")
+            provision(home, services, cards)
+        with services.ctx.repository.unit_of_work() as uow:
+            people = len(uow.people.list())
+            entries = uow.audit.count()
+        info = services.ctx.hsm.info()
+    finally:
+        services.close()
+    print_guide(home, people, entries, info.token_label)
+    return 0
+
+
+def print_guide(home: Path, people: int, entries: int, token: str) -> None:
+    bindir = Path(sys.executable).parent
+    cli = shlex.quote(str(bindir / "workstation-cli")) + " --home " + shlex.quote(str(home))
+    state = " --state " + shlex.quote(str(vcard_state(home)))
+    vcard_bin = shlex.quote(str(bindir / "workstation-vcard"))
+
+    def insert(slug: str, reader: int) -> str:
+        card = shlex.quote(str(card_dir(home) / (slug + ".json")))
+        return f"{vcard_bin} insert {card} --reader {reader}{state}"
+
+    def remove(reader: int) -> str:
+        return f"{vcard_bin} remove --reader {reader}{state}"
+
+    print(
+        f"""
+The demo workstation is running: SoftHSM2 token {token!r}, pcscd with 6 virtual readers,
+{people} people enrolled, {entries} audit entries.
+
+Every demo card's PIN is {DEMO_PIN}. The cards (virtual PIV, in {card_dir(home)}):
+"""
+    )
+    for p in CAST:
+        print(f"  {p.slug:<7} {p.name:<17} {', '.join(r.display for r in p.roles)}")
+    print(
+        f"""
+Try dual control: two custodians insert their cards and generate a PIN encryption key.
+
+  {insert("cara", 0)}
+  {insert("carl", 1)}
+  {cli} readers
+  {cli} keys generate --template "PIN encryption key"
+  {cli} keys list
+
+A single custodian is refused (the policy needs 2 key custodians):
+
+  {remove(1)}
+  {cli} keys generate --template "PIN encryption key"
+
+Activation needs a custodian and a supervisor; the auditor verifies the log:
+
+  {insert("sam", 1)}
+  {cli} keys activate <LABEL>
+  {remove(0)}
+  {remove(1)}
+  {insert("alex", 0)}
+  {cli} audit verify
+
+Stop the demo's card daemon and pcscd with: make demo-stop
+"""
+    )
+
+
+def stop(home: Path) -> int:
+    stopped = stop_daemon(vcard_state(home.resolve()))
+    print("Demo card daemon stopped." if stopped else "The demo card daemon was not running.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workstation.devtools.demo")
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--home", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        return start(args.home) if args.action == "start" else stop(args.home)
+    except WorkstationError as exc:
+        print(f"error: {exc.user_message()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
