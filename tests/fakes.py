@@ -192,8 +192,6 @@ class FakePivCard:
             raise CardBlocked()
         if bytes(pin).decode() != self.data.pin:
             self.data.tries -= 1
-            if self.data.tries == 0:
-                raise CardBlocked()
             raise PinIncorrect(self.data.tries)
         self.data.tries = self.data.max_tries
         self.data.verified = True

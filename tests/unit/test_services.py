@@ -152,7 +152,7 @@ def test_wrong_pin_counts_down_then_blocks(ready: World) -> None:
     assert ready.s.logon.inspect(reader).retries_left == 2
     with pytest.raises(PinIncorrect, match="1 try left"):
         ready.s.logon.log_on(session, reader, ready.pin("000000"))
-    with pytest.raises(CardBlocked):
+    with pytest.raises(PinIncorrect, match="now blocked"):
         ready.s.logon.log_on(session, reader, ready.pin("000000"))
     with pytest.raises(CardBlocked):  # even the right PIN
         ready.s.logon.log_on(session, reader, ready.pin())
@@ -348,12 +348,11 @@ def test_card_removed_during_bulk_generation(ready: World) -> None:
 
     def progress(done: int, total: int) -> None:
         if done >= 200 and ready.readers.slots[ready.readers.names[1]] is not None:
-            ready.readers.remove(1)
-            ready.readers.remove(0)
+            ready.readers.remove(1)  # Carl leaves: Cara alone is not a quorum
 
     result = ready.s.keys.generate(session, "MAC key", count=1000, progress=progress)
     assert len(result.keys) == 200
-    assert result.stopped_reason and "locked" in result.stopped_reason
+    assert result.stopped_reason and "no longer met" in result.stopped_reason
     with ready.repo.unit_of_work() as uow:
         assert uow.keys.count(KeyQuery()) == 200
     assert ready.s.audit.verify(None).ok

@@ -166,6 +166,18 @@ class ServiceContext:
             assignment=dict(result.assignment),
         )
 
+    @staticmethod
+    def still_met(session: Session, auth: Authorisation) -> str | None:
+        """During a long action: None while the people in the session still meet the
+        quorum it was authorised under (checked in memory), else why not."""
+        reason = session.locked_reason
+        if reason is not None:
+            return f"the session locked ({reason})"
+        result = evaluate_quorum(auth.quorum, session.participants(), session.groups)
+        if not result.met:
+            return f"the quorum is no longer met (missing {', '.join(result.missing)})"
+        return None
+
     # --- audit ---------------------------------------------------------------------------
 
     @staticmethod

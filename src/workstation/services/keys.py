@@ -116,6 +116,7 @@ class KeyService:
         made: list[ManagedKey] = []
         stopped: str | None = None
         done = 0
+        seen_changes = session.changes
         while done < count and stopped is None:
             batch = min(GENERATION_BATCH, count - done)
             with self.ctx.repository.unit_of_work() as uow:
@@ -123,10 +124,12 @@ class KeyService:
                     if cancelled is not None and cancelled():
                         stopped = "cancelled"
                         break
-                    reason = session.locked_reason
-                    if reason is not None or not session.members:
-                        stopped = f"the session locked ({reason or 'no one logged on'})"
-                        break
+                    if session.is_locked or session.changes != seen_changes:
+                        # Someone left (or joined): check the quorum again before going on.
+                        stopped = self.ctx.still_met(session, auth)
+                        if stopped is not None:
+                            break
+                        seen_changes = session.changes
                     generated = self.ctx.hsm.generate_key(template.algorithm)
                     key = self._new_key(
                         uow,
@@ -145,6 +148,8 @@ class KeyService:
         self.ctx.checkpoint()
         if stopped is not None and stopped != "cancelled" and not made:
             raise SessionLocked(f"No key was generated: {stopped}.")
+        if stopped is not None:
+            log.warning("generation stopped after %d of %d keys: %s", len(made), count, stopped)
         return GenerationResult(made, count, stopped)
 
     def _new_key(

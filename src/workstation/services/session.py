@@ -62,6 +62,7 @@ class Session:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _listeners: list[Listener] = field(default_factory=list)
     _closed: bool = False
+    _changes: int = 0  # bumped whenever someone joins or is dropped
 
     def __post_init__(self) -> None:
         self._last_activity = self.clock.monotonic()
@@ -92,6 +93,7 @@ class Session:
             if any(m.reader == member.reader for m in self._members):
                 raise BadInput(f"Reader {member.reader} already holds a logged-on card.")
             self._members.append(member)
+            self._changes += 1
             self._last_activity = self.clock.monotonic()
         self._emit(SessionEvent("joined", f"{member.name} logged on ({member.reader})."))
 
@@ -103,6 +105,12 @@ class Session:
         who fills a place of the quorum."""
         with self._lock:
             return next((m for m in self._members if m.person.id == self.requester_id), None)
+
+    @property
+    def changes(self) -> int:
+        """A counter of membership changes, for long actions that re-check their quorum."""
+        with self._lock:
+            return self._changes
 
     @property
     def first(self) -> Member | None:
@@ -153,6 +161,7 @@ class Session:
             if member is None:
                 return
             self._members.remove(member)
+            self._changes += 1
             if self.requester_id == person_id:
                 self.requester_id = None
             still_met = self._purpose_met()
