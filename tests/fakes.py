@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.keywrap import (
@@ -92,16 +92,21 @@ class FakeHsm:
         if algorithm.is_symmetric:
             value = os.urandom(algorithm.key_bytes)
             self.generated.append(value)
-            return GeneratedKey(aes_key_wrap_with_padding(self.master, value),
-                                self._kcv(algorithm, value))
+            return GeneratedKey(
+                aes_key_wrap_with_padding(self.master, value), self._kcv(algorithm, value)
+            )
         private = ec.generate_private_key(ec.SECP256R1())
-        der = private.private_bytes(serialization.Encoding.DER,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        spki = private.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
-        return GeneratedKey(aes_key_wrap_with_padding(self.master, der),
-                            hashlib.sha256(spki).digest()[:3], spki)
+        der = private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        spki = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return GeneratedKey(
+            aes_key_wrap_with_padding(self.master, der), hashlib.sha256(spki).digest()[:3], spki
+        )
 
     def key_check_value(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytes:
         assert self.master is not None
@@ -121,7 +126,8 @@ class FakeHsm:
     def audit_public_key(self) -> bytes:
         assert self.audit_key is not None
         return self.audit_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def sign_audit(self, message: bytes) -> bytes:
         assert self.audit_key is not None
@@ -141,7 +147,8 @@ class FakeCardData:
     max_tries: int = 3
     not_after: datetime = field(default_factory=lambda: datetime(2030, 1, 1, tzinfo=UTC))
     key: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     certificate: bytes = b""
     verified: bool = False
 
@@ -150,7 +157,8 @@ class FakeCardData:
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.holder)])
             cert = (
                 x509.CertificateBuilder()
-                .subject_name(name).issuer_name(name)
+                .subject_name(name)
+                .issuer_name(name)
                 .public_key(self.key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))

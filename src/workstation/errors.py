@@ -79,11 +79,15 @@ class SessionLocked(PolicyRefused):
 
 
 class NotInitialised(WorkstationError):
-    """The workstation has not been initialised yet."""
+    """The workstation has not been initialised yet (asked of the wrong state: bad input)."""
+
+    category = ErrorCategory.BAD_INPUT
 
 
 class AlreadyInitialised(WorkstationError):
-    """``init`` on a workstation that already holds a repository or keys."""
+    """``init`` on a workstation that already holds a repository or keys (bad input)."""
+
+    category = ErrorCategory.BAD_INPUT
 
 
 # --- authentication ----------------------------------------------------------------------

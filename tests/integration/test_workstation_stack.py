@@ -72,8 +72,12 @@ class Stack:
         r1 = self.cards.insert(self.people["Oscar"], 1)
         self.s.init.initialise([OfficerCard(r0, "Olivia", pin()), OfficerCard(r1, "Oscar", pin())])
         session = self.session_of(r0, r1)
-        for name, role in (("Cara", Role.KEY_CUSTODIAN), ("Carl", Role.KEY_CUSTODIAN),
-                           ("Sam", Role.SUPERVISOR), ("Alex", Role.AUDITOR)):
+        for name, role in (
+            ("Cara", Role.KEY_CUSTODIAN),
+            ("Carl", Role.KEY_CUSTODIAN),
+            ("Sam", Role.SUPERVISOR),
+            ("Alex", Role.AUDITOR),
+        ):
             reader = self.cards.insert(self.people[name], 5)
             self.s.people.enrol(session, name=name, roles=[role], reader=reader, pin=pin())
             self.cards.remove(5)
@@ -188,8 +192,11 @@ def test_tampered_key_row_is_refused(stack: Stack) -> None:
     session = stack.session("Cara", "Carl", "Sam")
     key = stack.s.keys.generate(session, "MAC key").keys[0]
     con = sqlite3.connect(stack.db)
-    con.execute("UPDATE keys SET record = replace(record, '\"key_usage\":\"M6\"', "
-                "'\"key_usage\":\"K0\"') WHERE label = ?", (key.label,))
+    con.execute(
+        'UPDATE keys SET record = replace(record, \'"key_usage":"M6"\', '
+        '\'"key_usage":"K0"\') WHERE label = ?',
+        (key.label,),
+    )
     con.commit()
     con.close()
     with pytest.raises(IntegrityError, match="changed outside the workstation"):
@@ -201,8 +208,11 @@ def _clear_value(token: SoftHsmToken, wrapped: bytes) -> bytes:
     with raw_session(token) as session:
         master: Any = session.get_key(ObjectClass.SECRET_KEY, label=MASTER_KEY_LABEL)
         key = master.unwrap_key(
-            ObjectClass.SECRET_KEY, KeyType.AES, wrapped,
-            mechanism=Mechanism.AES_KEY_WRAP_PAD, store=False,
+            ObjectClass.SECRET_KEY,
+            KeyType.AES,
+            wrapped,
+            mechanism=Mechanism.AES_KEY_WRAP_PAD,
+            store=False,
             template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
         )
         try:
@@ -215,8 +225,7 @@ def test_no_clear_key_bytes_on_disk(stack: Stack, hsm_token: SoftHsmToken) -> No
     """Generate keys, then look for their clear values in the database, its WAL, the logs
     and the temp directory: none may be there (design invariant 1)."""
     started = time.time()
-    setup_logging(WorkstationConfig(home=stack.home, hsm=None, database=stack.db),
-                  verbose=True)
+    setup_logging(WorkstationConfig(home=stack.home, hsm=None, database=stack.db), verbose=True)
     try:
         stack.initialise()
         session = stack.session("Cara", "Carl", "Sam")

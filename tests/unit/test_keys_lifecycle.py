@@ -22,10 +22,21 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def make_key(state: KeyState = KeyState.PRE_ACTIVATION) -> ManagedKey:
     return ManagedKey(
-        id="k1", label="ZMK-0001", template_id="t", algorithm=KeyAlgorithm.AES_256,
-        key_usage="K0", mode_of_use="B", exportability="E", kcv="0A00E3AB12",
-        wrapped=b"\x01" * 40, public_key=None, state=state, version=1, created_at=T0,
-        activation_date=T0, deactivation_date=T0.replace(year=2028),
+        id="k1",
+        label="ZMK-0001",
+        template_id="t",
+        algorithm=KeyAlgorithm.AES_256,
+        key_usage="K0",
+        mode_of_use="B",
+        exportability="E",
+        kcv="0A00E3AB12",
+        wrapped=b"\x01" * 40,
+        public_key=None,
+        state=state,
+        version=1,
+        created_at=T0,
+        activation_date=T0,
+        deactivation_date=T0.replace(year=2028),
     )
 
 
@@ -35,8 +46,11 @@ VALID = {(s, t) for s, targets in TRANSITIONS.items() for t in targets}
 @pytest.mark.parametrize("source", list(KeyState))
 @pytest.mark.parametrize("target", list(KeyState))
 def test_transition_table(source, target):
-    action = next(a for a, t in ACTION_TARGET.items() if t is target) if target in (
-        ACTION_TARGET.values()) else None
+    action = (
+        next(a for a, t in ACTION_TARGET.items() if t is target)
+        if target in (ACTION_TARGET.values())
+        else None
+    )
     if action is None:  # pre-activation is never a target
         assert (source, target) not in VALID
         return
@@ -65,7 +79,8 @@ def test_active_key_cannot_be_destroyed_directly():
 def test_compromise_records_date():
     when = datetime(2025, 12, 1, tzinfo=UTC)
     key = make_key(KeyState.ACTIVE).transitioned(
-        KeyState.COMPROMISED, T0, Action.COMPROMISE_KEY, compromise_date=when)
+        KeyState.COMPROMISED, T0, Action.COMPROMISE_KEY, compromise_date=when
+    )
     assert key.compromise_date == when
 
 
@@ -100,6 +115,14 @@ def test_state_parse():
 
 
 def test_event_round_trip():
-    e = KeyEvent("k1", T0, Action.ACTIVATE_KEY, KeyState.PRE_ACTIVATION, KeyState.ACTIVE,
-                 ("Ann", "Bob"), "go live", 7)
+    e = KeyEvent(
+        "k1",
+        T0,
+        Action.ACTIVATE_KEY,
+        KeyState.PRE_ACTIVATION,
+        KeyState.ACTIVE,
+        ("Ann", "Bob"),
+        "go live",
+        7,
+    )
     assert KeyEvent.from_record(e.to_record()) == e

@@ -6,9 +6,19 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "workstation"
-FORBIDDEN = ("PySide6", "pkcs11", "smartcard", "reportlab", "psycopg", "sqlite3",
-             "workstation.adapters", "workstation.gui", "workstation.devtools",
-             "workstation.bootstrap", "workstation.cli")
+FORBIDDEN = (
+    "PySide6",
+    "pkcs11",
+    "smartcard",
+    "reportlab",
+    "psycopg",
+    "sqlite3",
+    "workstation.adapters",
+    "workstation.gui",
+    "workstation.devtools",
+    "workstation.bootstrap",
+    "workstation.cli",
+)
 
 
 def imported_modules(path: Path) -> list[str]:

@@ -31,10 +31,21 @@ GROUPS = {"custodians A": Group("g1", "custodians A", 2, frozenset({"c1", "c2", 
         # one person holding both roles still counts once
         ("1 security_officer + 1 supervisor", [person("a", SO, SUP)], False, ("1 supervisor",)),
         ("2 security_officer", [person("a", SO), person("a", SO)], False, ("1 security officer",)),
-        ("2 of group custodians A", [person("c1", KC, groups=("custodians A",)),
-                                     person("c2", KC, groups=("custodians A",))], True, ()),
-        ("2 of group custodians A", [person("c1", KC, groups=("custodians A",)),
-                                     person("x", KC)], False, ("1 of group custodians A",)),
+        (
+            "2 of group custodians A",
+            [
+                person("c1", KC, groups=("custodians A",)),
+                person("c2", KC, groups=("custodians A",)),
+            ],
+            True,
+            (),
+        ),
+        (
+            "2 of group custodians A",
+            [person("c1", KC, groups=("custodians A",)), person("x", KC)],
+            False,
+            ("1 of group custodians A",),
+        ),
         ("1 auditor|security_officer", [person("a", SO)], True, ()),
         # assignment must search: a is SO+SUP, b is SO only -> a must take supervisor
         ("1 security_officer + 1 supervisor", [person("a", SO, SUP), person("b", SO)], True, ()),

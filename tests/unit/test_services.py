@@ -47,10 +47,15 @@ class World:
         self.hsm = FakeHsm()
         self.readers = FakeReaders(count=6)
         self.clock = FakeClock()
-        self.s = WorkstationServices(ServiceContext(
-            repository=self.repo, hsm=self.hsm, readers=self.readers, clock=self.clock))
-        self.cards = {n: FakeCardData(n) for n in (
-            "Olivia", "Oscar", "Cara", "Carl", "Cathy", "Sam", "Alex", "Stranger")}
+        self.s = WorkstationServices(
+            ServiceContext(
+                repository=self.repo, hsm=self.hsm, readers=self.readers, clock=self.clock
+            )
+        )
+        self.cards = {
+            n: FakeCardData(n)
+            for n in ("Olivia", "Oscar", "Cara", "Carl", "Cathy", "Sam", "Alex", "Stranger")
+        }
 
     def pin(self, text: str = PIN) -> bytearray:
         return bytearray(text.encode())
@@ -58,8 +63,9 @@ class World:
     def initialise(self) -> None:
         r0 = self.readers.insert(0, self.cards["Olivia"])
         r1 = self.readers.insert(1, self.cards["Oscar"])
-        self.s.init.initialise([OfficerCard(r0, "Olivia", self.pin()),
-                                OfficerCard(r1, "Oscar", self.pin())])
+        self.s.init.initialise(
+            [OfficerCard(r0, "Olivia", self.pin()), OfficerCard(r1, "Oscar", self.pin())]
+        )
         self.readers.remove(0)
         self.readers.remove(1)
 
@@ -79,9 +85,13 @@ class World:
 
     def enrol_cast(self) -> None:
         session = self.session("Olivia", "Oscar")
-        for name, roles in (("Cara", [Role.KEY_CUSTODIAN]), ("Carl", [Role.KEY_CUSTODIAN]),
-                            ("Cathy", [Role.KEY_CUSTODIAN]), ("Sam", [Role.SUPERVISOR]),
-                            ("Alex", [Role.AUDITOR])):
+        for name, roles in (
+            ("Cara", [Role.KEY_CUSTODIAN]),
+            ("Carl", [Role.KEY_CUSTODIAN]),
+            ("Cathy", [Role.KEY_CUSTODIAN]),
+            ("Sam", [Role.SUPERVISOR]),
+            ("Alex", [Role.AUDITOR]),
+        ):
             reader = self.readers.insert(5, self.cards[name])
             self.s.people.enrol(session, name=name, roles=roles, reader=reader, pin=self.pin())
             self.readers.remove(5)
@@ -125,8 +135,9 @@ def test_initialise_with_a_wrong_pin_creates_nothing(world: World) -> None:
     r0 = world.readers.insert(0, world.cards["Olivia"])
     r1 = world.readers.insert(1, world.cards["Oscar"])
     with pytest.raises(PinIncorrect, match="2 tries left"):
-        world.s.init.initialise([OfficerCard(r0, "Olivia", world.pin()),
-                                 OfficerCard(r1, "Oscar", world.pin("999999"))])
+        world.s.init.initialise(
+            [OfficerCard(r0, "Olivia", world.pin()), OfficerCard(r1, "Oscar", world.pin("999999"))]
+        )
     assert not world.repo.exists()
     assert not world.hsm.has_workstation_keys()
 
@@ -134,8 +145,9 @@ def test_initialise_with_a_wrong_pin_creates_nothing(world: World) -> None:
 def test_initialise_needs_two_different_cards(world: World) -> None:
     r0 = world.readers.insert(0, world.cards["Olivia"])
     with pytest.raises(BadInput, match="own reader"):
-        world.s.init.initialise([OfficerCard(r0, "Olivia", world.pin()),
-                                 OfficerCard(r0, "Oscar", world.pin())])
+        world.s.init.initialise(
+            [OfficerCard(r0, "Olivia", world.pin()), OfficerCard(r0, "Oscar", world.pin())]
+        )
     with pytest.raises(BadInput, match="at least 2"):
         world.s.init.initialise([OfficerCard(r0, "Olivia", world.pin())])
     assert not world.repo.exists()
@@ -193,8 +205,9 @@ def test_enrolment_needs_two_security_officers(world: World) -> None:
     session = world.session("Olivia")
     reader = world.readers.insert(5, world.cards["Cara"])
     with pytest.raises(QuorumNotMet, match="Still missing: 1 security officer"):
-        world.s.people.enrol(session, name="Cara", roles=[Role.KEY_CUSTODIAN], reader=reader,
-                             pin=world.pin())
+        world.s.people.enrol(
+            session, name="Cara", roles=[Role.KEY_CUSTODIAN], reader=reader, pin=world.pin()
+        )
 
 
 def test_role_separation_enforced_at_enrolment(world: World) -> None:
@@ -202,8 +215,13 @@ def test_role_separation_enforced_at_enrolment(world: World) -> None:
     session = world.session("Olivia", "Oscar")
     reader = world.readers.insert(5, world.cards["Cara"])
     with pytest.raises(BadInput, match="both"):
-        world.s.people.enrol(session, name="Cara", roles=[Role.AUDITOR, Role.KEY_CUSTODIAN],
-                             reader=reader, pin=world.pin())
+        world.s.people.enrol(
+            session,
+            name="Cara",
+            roles=[Role.AUDITOR, Role.KEY_CUSTODIAN],
+            reader=reader,
+            pin=world.pin(),
+        )
 
 
 def test_revoked_person_cannot_log_on_and_nobody_revokes_themselves(ready: World) -> None:
@@ -233,14 +251,17 @@ def test_policy_change_under_its_own_quorum(ready: World) -> None:
     ready.end(session)
     session = ready.session("Olivia", "Oscar")
     new = ready.s.policies.change(
-        session, quorums={Action.DESTROY_KEY: Quorum.parse("2 supervisor")})
+        session, quorums={Action.DESTROY_KEY: Quorum.parse("2 supervisor")}
+    )
     assert new.version == 2
     with pytest.raises(PolicyRefused, match="locked out"):
         ready.s.policies.change(
-            session, quorums={Action.CHANGE_POLICY: Quorum.parse("3 security_officer")})
+            session, quorums={Action.CHANGE_POLICY: Quorum.parse("3 security_officer")}
+        )
     with pytest.raises(BadInput, match="does not exist"):
         ready.s.policies.change(
-            session, quorums={Action.GENERATE_KEY: Quorum.parse("2 of group ghosts")})
+            session, quorums={Action.GENERATE_KEY: Quorum.parse("2 of group ghosts")}
+        )
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -282,14 +303,24 @@ def test_lifecycle_through_the_service(ready: World) -> None:
     assert active.state is KeyState.ACTIVE
     with pytest.raises(BadInput, match="needs a reason"):
         ready.s.keys.change_state(session, key.label, Action.COMPROMISE_KEY)
-    ready.s.keys.change_state(session, key.label, Action.COMPROMISE_KEY, reason="leak",
-                              compromise_date=datetime(2026, 11, 1, tzinfo=UTC))
-    destroyed = ready.s.keys.change_state(session, key.label, Action.DESTROY_KEY,
-                                          reason="compromised")
+    ready.s.keys.change_state(
+        session,
+        key.label,
+        Action.COMPROMISE_KEY,
+        reason="leak",
+        compromise_date=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    destroyed = ready.s.keys.change_state(
+        session, key.label, Action.DESTROY_KEY, reason="compromised"
+    )
     assert destroyed.wrapped is None
     detail = ready.s.keys.detail(session, key.label)
     assert [e.to_state for e in detail.history] == [
-        KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.COMPROMISED, KeyState.DESTROYED]
+        KeyState.PRE_ACTIVATION,
+        KeyState.ACTIVE,
+        KeyState.COMPROMISED,
+        KeyState.DESTROYED,
+    ]
     assert {"Cara", "Carl", "Sam", "Olivia"} <= set(detail.history[-1].people)
     assert [e.body["after"] for e in detail.audit_trail][-1] == "destroyed"
 
@@ -303,7 +334,8 @@ def test_activation_date_in_the_future(ready: World) -> None:
     ready.clock.advance(11 * 86400)
     ready.s.logon.unlock(session, session.members[0].reader, ready.pin())  # idle lock
     assert ready.s.keys.change_state(session, key.label, Action.ACTIVATE_KEY).state is (
-        KeyState.ACTIVE)
+        KeyState.ACTIVE
+    )
 
 
 def test_rotation_links_both_ways(ready: World) -> None:
@@ -386,8 +418,10 @@ def test_tampered_key_row_is_refused(ready: World) -> None:
     rows = con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='keys'")
     assert rows.fetchone()
     con.execute(
-        "UPDATE keys SET record = replace(record, '\"exportability\":\"E\"', "
-        "'\"exportability\":\"N\"') WHERE label = ?", (key.label,))
+        'UPDATE keys SET record = replace(record, \'"exportability":"E"\', '
+        '\'"exportability":"N"\') WHERE label = ?',
+        (key.label,),
+    )
     con.commit()
     con.close()
     with pytest.raises(IntegrityError, match="changed outside the workstation"):
@@ -400,8 +434,10 @@ def test_tampered_audit_log_is_detected(ready: World) -> None:
     con = sqlite3.connect(ready.db)
     # Someone with write access to the file drops the append-only guard first.
     con.execute("DROP TRIGGER audit_entries_append_only_update")
-    con.execute("UPDATE audit_entries SET body = replace(body, 'Cathy', 'Mallory') "
-                "WHERE seq = (SELECT min(seq) FROM audit_entries WHERE body LIKE '%Cathy%')")
+    con.execute(
+        "UPDATE audit_entries SET body = replace(body, 'Cathy', 'Mallory') "
+        "WHERE seq = (SELECT min(seq) FROM audit_entries WHERE body LIKE '%Cathy%')"
+    )
     con.commit()
     con.close()
     report = ready.s.audit.verify(None)

@@ -11,21 +11,38 @@ from workstation.errors import BadInput
 
 
 def base(**changes):
-    fields = dict(id="t", name="Test", description="", algorithm=KeyAlgorithm.AES_256,
-                  key_usage="K0", mode_of_use="B", exportability="E", crypto_period_days=365,
-                  label_pattern="T-{seq:04d}")
+    fields = dict(
+        id="t",
+        name="Test",
+        description="",
+        algorithm=KeyAlgorithm.AES_256,
+        key_usage="K0",
+        mode_of_use="B",
+        exportability="E",
+        crypto_period_days=365,
+        label_pattern="T-{seq:04d}",
+    )
     fields.update(changes)
     return KeyTemplate(**fields)
 
 
 def test_seed_templates_cover_the_systems_replaced():
     names = {t.name for t in seed_templates()}
-    for expected in ("ATM terminal master key", "Zone master key (KEK)",
-                     "TDES base derivation key", "AES base derivation key",
-                     "PIN encryption key", "MAC key", "Card verification key",
-                     "PIN verification key", "EMV issuer master key (AC)",
-                     "EMV issuer master key (SMI)", "EMV issuer master key (SMC)",
-                     "ATM EPP key pair", "TLS server key pair"):
+    for expected in (
+        "ATM terminal master key",
+        "Zone master key (KEK)",
+        "TDES base derivation key",
+        "AES base derivation key",
+        "PIN encryption key",
+        "MAC key",
+        "Card verification key",
+        "PIN verification key",
+        "EMV issuer master key (AC)",
+        "EMV issuer master key (SMI)",
+        "EMV issuer master key (SMC)",
+        "ATM EPP key pair",
+        "TLS server key pair",
+    ):
         assert expected in names
     for t in seed_templates():
         assert KeyTemplate.from_record(t.to_record()) == t
@@ -53,10 +70,16 @@ def test_template_validation(changes, message):
 
 def test_label_rendering():
     when = datetime(2026, 3, 4, tzinfo=UTC)
-    assert render_label("ZMK-{date}-{seq:04d}", seq=12, when=when, template="z",
-                        version=1) == "ZMK-20260304-0012"
-    assert render_label("{template}/{year}/{seq}/v{version}", seq=1, when=when,
-                        template="pek", version=3) == "pek/2026/1/v3"
+    assert (
+        render_label("ZMK-{date}-{seq:04d}", seq=12, when=when, template="z", version=1)
+        == "ZMK-20260304-0012"
+    )
+    assert (
+        render_label(
+            "{template}/{year}/{seq}/v{version}", seq=1, when=when, template="pek", version=3
+        )
+        == "pek/2026/1/v3"
+    )
 
 
 def test_non_exportable_template_refuses_export():
