@@ -99,3 +99,19 @@ def test_algorithm_parse():
     assert KeyAlgorithm.AES_192.key_bytes == 24
     with pytest.raises(BadInput, match="Unknown key algorithm"):
         KeyAlgorithm.parse("blowfish")
+
+
+def test_time_format_round_trip():
+    from datetime import timedelta, timezone
+
+    from workstation.domain.records import format_time, parse_time
+
+    t = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert format_time(t) == "2026-01-02T03:04:05.000006Z"
+    assert parse_time(format_time(t)) == t
+    cet = t.astimezone(timezone(timedelta(hours=1)))
+    assert format_time(cet) == "2026-01-02T03:04:05.000006Z"
+    with pytest.raises(ValueError):
+        format_time(datetime(2026, 1, 1))  # noqa: DTZ001
+    with pytest.raises(ValueError):
+        parse_time("2026-01-02")
