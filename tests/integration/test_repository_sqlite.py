@@ -512,6 +512,18 @@ class RepositoryContract:
         assert self.labels(inventory, label="0%") == ["odd_100%"]
         assert self.labels(inventory, label="nothing") == []
 
+    def test_query_label_substring_beyond_ascii(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1, label="SCHLÜSSEL-ÄRGER-1"), mac(1))
+            uow.keys.add(key(2, label="schlüssel-ärger-2"), mac(1))
+            uow.keys.add(key(3, label="SCHLUSSEL-3"), mac(1))
+            uow.commit()
+        assert self.labels(repository, label="üssel-ä") == [
+            "SCHLÜSSEL-ÄRGER-1",
+            "schlüssel-ärger-2",
+        ]
+
     def test_query_kcv_prefix_case_insensitive(self, inventory: Repository) -> None:
         assert self.labels(inventory, kcv="ab") == ["PEK-0005", "ZMK-0001", "zmk-0002"]
         assert self.labels(inventory, kcv="abc") == ["PEK-0005", "ZMK-0001"]
@@ -620,6 +632,10 @@ class RepositoryContract:
         assert seqs(object_id="k-1") == [1, 4, 5]
         assert seqs(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)) == [2, 3, 4]
         assert seqs(person="alice", action="key.destroy") == [5]
+        assert seqs(person="zoë", since=T0) == [2, 3]
+        assert seqs(person="alice", object_id="k-1") == [1, 5]
+        assert seqs(action="key.", since=T0 + timedelta(minutes=2)) == [2, 5]
+        assert seqs(limit=0) == []
         assert seqs(limit=2) == [4, 5]  # the latest matches, oldest first
 
     def test_concurrent_writers_keep_the_chain_linear(self, repository: Repository) -> None:

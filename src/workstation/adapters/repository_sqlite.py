@@ -151,9 +151,13 @@ _SCHEMA_V1: tuple[str, ...] = (
     "CREATE INDEX keys_usage ON keys(key_usage, label)",
     "CREATE INDEX keys_algorithm ON keys(algorithm, label)",
     "CREATE INDEX keys_template ON keys(template_id, label)",
-    "CREATE INDEX keys_kcv ON keys(kcv)",
+    "CREATE INDEX keys_kcv ON keys(kcv, label)",
+    # Counts of combined filters ("active TDES keys") read this index alone; label last so
+    # that a page in label order is sorted from the index, not from the table.
+    "CREATE INDEX keys_facets ON keys(state, algorithm, key_usage, template_id, label)",
+    "CREATE INDEX keys_state_expiry ON keys(state, deactivation_date, label)",
     # Expiry monitoring never looks at destroyed keys: they stay out of the index.
-    "CREATE INDEX keys_expiry ON keys(deactivation_date) WHERE state <> 'destroyed'",
+    "CREATE INDEX keys_expiry ON keys(deactivation_date, state, label) WHERE state <> 'destroyed'",
     """CREATE TABLE key_events (
         id INTEGER PRIMARY KEY,
         key_id TEXT NOT NULL REFERENCES keys(id),
@@ -406,8 +410,14 @@ class SqliteRepository:
         """Create the file (mode 0600) and the schema; refuse if a repository is there."""
         if self.exists():
             raise AlreadyInitialised(f"A workstation repository already exists at {self.path}.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        except OSError as exc:
+            raise WorkstationError(
+                f"The repository file {self.path} cannot be created: {exc.strerror or exc}.",
+                detail=repr(exc),
+            ) from None
         conn = self._connect(create=True)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -464,7 +474,15 @@ class SqliteRepository:
                 )
             if version == self.schema_version:
                 return None
-            backup = self._backup(conn, version)
+            try:
+                backup = self._backup(conn, version)
+            except OSError as exc:
+                raise WorkstationError(
+                    f"The repository {self.path} needs updating to schema version "
+                    f"{self.schema_version}, but its backup could not be written beside it "
+                    f"({exc.strerror or exc}); nothing was changed.",
+                    detail=repr(exc),
+                ) from None
             conn.execute("BEGIN IMMEDIATE")
             try:
                 current = self._read_version(conn) or 0  # another process may have migrated
@@ -1054,12 +1072,17 @@ class SqliteKeyRepository(_Part):
         if query.offset < 0:
             raise BadInput("The number of keys to skip cannot be negative.")
         where, params = self._where(query)
-        limit = -1 if query.limit is None else query.limit
-        rows = self._x(
-            # The WHERE clauses are fixed text; every value is a parameter.
-            f"{self._SELECT}{where} ORDER BY label LIMIT ? OFFSET ?",
-            (*params, limit, query.offset),
-        ).fetchall()
+        limit = -1 if query.limit is None else int(query.limit)
+        offset = int(query.offset)
+        # Page first, then fetch: the inner query sorts (label, rowid) pairs read from an
+        # index that holds every filter column and the label, and only the rows of the page
+        # are read from the table (sorting the full rows of 100,000 matches to show 100
+        # takes a quarter of a second). LIMIT and OFFSET are written as numbers, not bound:
+        # given "LIMIT ?", SQLite guesses a small page and walks the whole label index
+        # (160 ms for the expired keys among 1,000,000, against 15 ms). The WHERE clauses
+        # are fixed text; every value in them is a parameter.
+        page = f"SELECT rowid FROM keys{where} ORDER BY label LIMIT {limit} OFFSET {offset}"  # noqa: S608
+        rows = self._x(f"{self._SELECT} WHERE rowid IN ({page}) ORDER BY label", params).fetchall()
         return [self._sealed(r) for r in rows]
 
     def count(self, query: KeyQuery) -> int:
@@ -1215,29 +1238,47 @@ class SqliteAuditRepository(_Part):
             raise BadInput("The number of audit entries to show cannot be negative.")
         clauses: list[str] = []
         params: list[object] = []
-        if person:
-            clauses.append("seq IN (SELECT seq FROM audit_people WHERE name_key = ?)")
-            params.append(name_key(person))
         if action:
             low, high = _prefix_range(action)
-            clauses.append("action >= ? AND action < ?")
+            if since or until:
+                # A time range is what narrows an auditor's search most ("key rotations
+                # last week"): keep SQLite from driving by the action index instead.
+                clauses.append("+e.action >= ? AND +e.action < ?")
+            else:
+                clauses.append("e.action >= ? AND e.action < ?")
             params += [low, high]
         if object_id:
-            clauses.append("object_id = ?")
+            clauses.append("e.object_id = ?")
             params.append(object_id)
         if since is not None:
-            clauses.append("at >= ?")
+            clauses.append("e.at >= ?")
             params.append(format_time(since))
         if until is not None:
-            clauses.append("at <= ?")
+            clauses.append("e.at <= ?")
             params.append(format_time(until))
+        source, order = "audit_entries AS e", "e.seq"
+        if person and (object_id or since or until):
+            # The object or the time range narrows more: look the person up per entry.
+            clauses.append(
+                "EXISTS (SELECT 1 FROM audit_people AS p WHERE p.name_key = ? AND p.seq = e.seq)"
+            )
+            params.append(name_key(person))
+        elif person:
+            # Walk the person's entries newest first (the (name_key, seq) key is in that
+            # order) and stop at ``limit``; CROSS JOIN keeps SQLite to that order.
+            clauses.insert(0, "p.name_key = ?")
+            params.insert(0, name_key(person))
+            source = "audit_people AS p CROSS JOIN audit_entries AS e ON e.seq = p.seq"
+            order = "p.seq"
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        # As for keys: pick the seqs from the indexes first, read the bodies of those
+        # only; the limit is written as a number so that SQLite plans for it. The WHERE
+        # clauses are fixed text; every value is a parameter.
+        page = f"SELECT e.seq FROM {source}{where} ORDER BY {order} DESC LIMIT {int(limit)}"  # noqa: S608
         rows = self._x(
-            # The WHERE clauses are fixed text; every value is a parameter.
-            "SELECT * FROM (SELECT seq, body, prev_hash, hash FROM audit_entries"  # noqa: S608
-            + where
-            + " ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (*params, limit),
+            f"SELECT seq, body, prev_hash, hash FROM audit_entries WHERE seq IN ({page}) "  # noqa: S608
+            "ORDER BY seq",
+            params,
         ).fetchall()
         return [self._entry(r) for r in rows]
 
