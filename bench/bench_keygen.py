@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 
 from bench_hsm_baseline import bare_generate_and_wrap
-
 from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
 from workstation.adapters.repository_sqlite import SqliteRepository
 from workstation.adapters.smartcard_pcsc import PcscCardReaders
 from workstation.adapters.softhsm import provision_softhsm
 from workstation.devtools.card_issuer import issue_card
-from workstation.devtools.pcscd import ensure_pcscd
+from workstation.devtools.pcscd import ensure_pcscd, stop_pcscd
 from workstation.devtools.virtual_piv import VirtualCardSlot
 from workstation.domain.people import Role
 from workstation.services.app import WorkstationServices
@@ -100,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             for index in list(slots):
                 remove(index)
             services.close()
+            stop_pcscd(tmp / "pcscd")  # only if this run started it
 
     rate = args.n / elapsed
     print(f"bare python-pkcs11 generate + wrap + destroy (baseline): {baseline:8,.0f} keys/s")
