@@ -623,3 +623,29 @@ def test_main_bad_input_exits_2(
     captured = capsys.readouterr()
     assert "line 3: not valid JSON" in captured.err
     assert json.loads(captured.out)["ok"] is False
+
+
+def test_runs_as_a_single_copied_file(tmp_path: Path, key_file: Path) -> None:
+    """An auditor copies audit_verify.py alone and runs it with any Python + cryptography."""
+    import shutil
+    import subprocess
+    import sys
+
+    import workstation.standalone.audit_verify as module
+
+    alone = tmp_path / "auditor"
+    alone.mkdir()
+    script = Path(shutil.copy(module.__file__, alone / "audit_verify.py"))
+    entries = build(4)
+    path = export(tmp_path, entries, [sign(entries, 4)])
+    # -I: isolated mode (no working tree, no PYTHONPATH); and any import of the workstation
+    # package fails, even through the virtualenv's editable install.
+    blocker = (
+        "import runpy, sys; sys.modules['workstation'] = None; "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    command = [sys.executable, "-I", "-c", blocker, str(script), str(path)]
+    command += ["--public-key", str(key_file)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=alone, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "VERIFIED" in done.stdout
