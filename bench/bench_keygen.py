@@ -45,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         ports = ensure_pcscd(tmp / "pcscd")
         readers_by_index = list(ports)
         token = provision_softhsm(tmp / "hsm", "kcw-bench")
-        hsm = Pkcs11Hsm(token.module_path, token.label, token.read_user_pin(),
-                        environment=token.environment)
+        hsm = Pkcs11Hsm(
+            token.module_path, token.label, token.read_user_pin(), environment=token.environment
+        )
         repo = SqliteRepository(tmp / "ws.db")
-        services = WorkstationServices(ServiceContext(
-            repository=repo, hsm=hsm, readers=PcscCardReaders(reader_filter="KCW Virtual")))
+        services = WorkstationServices(
+            ServiceContext(
+                repository=repo, hsm=hsm, readers=PcscCardReaders(reader_filter="KCW Virtual")
+            )
+        )
         slots: dict[int, VirtualCardSlot] = {}
 
         def insert(name: str, index: int) -> str:
@@ -67,15 +71,17 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             r0, r1 = insert("Olivia", 0), insert("Oscar", 1)
-            services.init.initialise([OfficerCard(r0, "Olivia", pin()),
-                                      OfficerCard(r1, "Oscar", pin())])
+            services.init.initialise(
+                [OfficerCard(r0, "Olivia", pin()), OfficerCard(r1, "Oscar", pin())]
+            )
             officers = services.logon.open_session()
             services.logon.log_on(officers, r0, pin())
             services.logon.log_on(officers, r1, pin())
             for i, name in ((2, "Cara"), (3, "Carl")):
                 reader = insert(name, i)
-                services.people.enrol(officers, name=name, roles=[Role.KEY_CUSTODIAN],
-                                      reader=reader, pin=pin())
+                services.people.enrol(
+                    officers, name=name, roles=[Role.KEY_CUSTODIAN], reader=reader, pin=pin()
+                )
             officers.close()
             remove(0)
             remove(1)
@@ -103,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
 
     rate = args.n / elapsed
     print(f"bare python-pkcs11 generate + wrap + destroy (baseline): {baseline:8,.0f} keys/s")
-    print(f"workstation keys generate (full path, n={args.n}):        {rate:8,.0f} keys/s"
-          f"  = {rate / baseline:.0%} of the baseline ({elapsed:.2f} s)")
-    print(f"audit log verification after it ({report.entries_checked:,} entries): "
-          f"{verify_elapsed:.2f} s")
+    print(
+        f"workstation keys generate (full path, n={args.n}):        {rate:8,.0f} keys/s"
+        f"  = {rate / baseline:.0%} of the baseline ({elapsed:.2f} s)"
+    )
+    print(
+        f"audit log verification after it ({report.entries_checked:,} entries): "
+        f"{verify_elapsed:.2f} s"
+    )
     target_ok = rate >= 1000 and rate >= baseline / 4
     print(f"target >= 1,000 keys/s and >= 25% of baseline: {'met' if target_ok else 'NOT met'}")
     return 0

@@ -706,6 +706,25 @@ class SqliteUnitOfWork:
         except sqlite3.Error as exc:
             raise _storage_error(self.path, exc) from None
 
+    def execute_many(
+        self,
+        sql: str,
+        rows: Sequence[Sequence[object]],
+        *,
+        foreign_key: str | None = None,
+    ) -> None:
+        """``executemany`` in the transaction. A constraint failure is raised as it is
+        (sqlite3.IntegrityError) for the caller to explain; other errors are translated."""
+        conn = self._connection()
+        if not self._in_transaction:
+            self._begin()
+        try:
+            conn.executemany(sql, rows)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from None
+
     def _constraint_error(
         self,
         exc: sqlite3.IntegrityError,
@@ -952,14 +971,20 @@ class SqliteTemplateRepository(_Part):
         return [self._sealed(r) for r in rows]
 
     def next_sequence(self, template_id: str) -> int:
+        return self.reserve_sequence(template_id, 1)
+
+    def reserve_sequence(self, template_id: str, count: int) -> int:
+        """Reserve ``count`` consecutive numbers; returns the first."""
+        if count < 1:
+            raise ValueError("reserve at least one sequence number")
         row = self._one(
-            "UPDATE templates SET last_sequence = last_sequence + 1 WHERE id = ? "
+            "UPDATE templates SET last_sequence = last_sequence + ? WHERE id = ? "
             "RETURNING last_sequence",
-            (template_id,),
+            (count, template_id),
         )
         if row is None:
             raise NotFound(f"There is no template with id {template_id}.")
-        return int(row[0])
+        return int(row[0]) - count + 1
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -1002,6 +1027,27 @@ class SqliteKeyRepository(_Part):
             unique=unique,
             foreign_key=missing,
         )
+
+    def add_many(self, keys: Sequence[tuple[ManagedKey, bytes]]) -> None:
+        """Add several keys with one statement (bulk generation); on a constraint failure
+        the batch is undone and the first offending key is named."""
+        rows = [
+            (*_key_columns(key), key.id, _record_text(key.to_record()), mac) for key, mac in keys
+        ]
+        self._x("SAVEPOINT add_keys")
+        try:
+            self._uow.execute_many(
+                "INSERT INTO keys (label, state, key_usage, algorithm, template_id, kcv, "
+                "deactivation_date, id, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except sqlite3.IntegrityError:
+            self._x("ROLLBACK TO add_keys")
+            self._x("RELEASE add_keys")
+            for key, mac in keys:  # one by one, for the precise message
+                self.add(key, mac)
+            raise  # pragma: no cover - add() raised above
+        self._x("RELEASE add_keys")
 
     def update(self, key: ManagedKey, mac: bytes) -> None:
         unique, missing = self._messages(key)
@@ -1098,6 +1144,15 @@ class SqliteKeyRepository(_Part):
             foreign_key=f"There is no key with id {event.key_id}.",
         )
 
+    def add_events(self, events: Sequence[KeyEvent]) -> None:
+        try:
+            self._uow.execute_many(
+                "INSERT INTO key_events (key_id, record) VALUES (?, ?)",
+                [(e.key_id, _record_text(e.to_record())) for e in events],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise NotFound("An event names a key that does not exist.", detail=str(exc)) from None
+
     def events(self, key_id: str) -> list[KeyEvent]:
         rows = self._x(
             "SELECT record FROM key_events WHERE key_id = ? ORDER BY id", (key_id,)
@@ -1132,35 +1187,56 @@ class SqliteAuditRepository(_Part):
         reading the head and inserting. Raises ValueError for an event without a time or
         with details that are not JSON.
         """
-        if event.at is None:
-            raise ValueError(f"audit event {event.action!r} has no time (AuditEvent.at)")
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        """Chain several events in order, with one read of the head and one insert per
+        table (bulk generation)."""
         if self._uow._read_only:
             raise WorkstationError("This unit of work is read-only; it cannot append audit.")
         head = self._one("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
-        seq, prev_hash = (int(head[0]) + 1, bytes(head[1])) if head else (1, GENESIS_HASH)
+        seq, prev_hash = (int(head[0]), bytes(head[1])) if head else (0, GENESIS_HASH)
+        entries: list[AuditEntry] = []
+        rows: list[tuple[object, ...]] = []
+        people: list[tuple[str, int]] = []
+        for event in events:
+            if event.at is None:
+                raise ValueError(f"audit event {event.action!r} has no time (AuditEvent.at)")
+            seq += 1
+            body = event.body(seq)
+            try:
+                text = canonical(body)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"audit event {event.action!r} is not JSON: {exc}") from None
+            digest = entry_hash_canonical(prev_hash, text)
+            rows.append(
+                (
+                    seq,
+                    text.decode("utf-8"),
+                    prev_hash,
+                    digest,
+                    body["at"],
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                )
+            )
+            people += [(key, seq) for key in sorted(_people_keys(body))]
+            # event.body() builds lists and dicts only, as entries() returns them.
+            entries.append(AuditEntry(seq=seq, body=body, prev_hash=prev_hash, hash=digest))
+            prev_hash = digest
         try:
-            text = canonical(event.body(seq))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"audit event {event.action!r} is not JSON: {exc}") from None
-        digest = entry_hash_canonical(prev_hash, text)
-        body = json.loads(text)  # as entries() will return it: lists, not tuples
-        self._x(
-            "INSERT INTO audit_entries (seq, body, prev_hash, hash, at, action, object_type, "
-            "object_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                seq,
-                text.decode("utf-8"),
-                prev_hash,
-                digest,
-                body["at"],
-                event.action,
-                event.object_type,
-                event.object_id,
-            ),
-        )
-        for key in sorted(_people_keys(body)):
-            self._x("INSERT INTO audit_people (name_key, seq) VALUES (?, ?)", (key, seq))
-        return AuditEntry(seq=seq, body=body, prev_hash=prev_hash, hash=digest)
+            self._uow.execute_many(
+                "INSERT INTO audit_entries (seq, body, prev_hash, hash, at, action, "
+                "object_type, object_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._uow.execute_many("INSERT INTO audit_people (name_key, seq) VALUES (?, ?)", people)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(
+                "The audit log refused the new entries; nothing was changed.", detail=str(exc)
+            ) from None
+        return entries
 
     def last(self) -> AuditEntry | None:
         row = self._one(

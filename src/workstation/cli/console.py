@@ -147,12 +147,15 @@ class CliSession:
                 raise
 
 
-def parse_date(text: str, what: str) -> datetime:
-    """YYYY-MM-DD or an ISO 8601 time; UTC unless a zone is given."""
+def parse_date(text: str, what: str, *, end_of_day: bool = False) -> datetime:
+    """YYYY-MM-DD or an ISO 8601 time; UTC unless a zone is given. A bare date as the end
+    of a range means the end of that day."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise BadInput(f"The {what} {text!r} is not a date (write YYYY-MM-DD).") from None
+    if end_of_day and len(text.strip()) == 10:
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999_999)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -644,7 +644,7 @@ class Cli:
                 action=a.action,
                 object_id=a.object,
                 since=parse_date(a.since, "start") if a.since else None,
-                until=parse_date(a.until, "end") if a.until else None,
+                until=parse_date(a.until, "end", end_of_day=True) if a.until else None,
                 limit=a.limit,
             )
         human = table(

@@ -62,19 +62,20 @@ class AuditService:
         """Verify the whole chain and its checkpoints. ``session`` None is for the
         workstation's own start-up check; people need VIEW_AUDIT."""
         self.ctx.checkpoint(force=True)
-        with self.ctx.repository.unit_of_work() as uow:
-            if session is not None:
+        if session is not None:
+            with self.ctx.repository.unit_of_work() as uow:
                 self.ctx.authorise(uow, session, Action.VIEW_AUDIT)
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
             wid = self.ctx.workstation_id(uow)
             public_key = serialization.load_der_public_key(self.ctx.hsm.audit_public_key())
             assert isinstance(public_key, ec.EllipticCurvePublicKey)
             checkpoints = [(c.seq, c.hash, c.at, c.signature) for c in uow.audit.checkpoints()]
 
-            def rows() -> Iterator[tuple[int, dict[str, object], bytes, bytes]]:
-                for n, e in enumerate(uow.audit.entries(), start=1):
+            def rows() -> Iterator[tuple[int, bytes, bytes, bytes]]:
+                for n, row in enumerate(uow.audit.chain(), start=1):
                     if progress is not None and n % 10_000 == 0:
                         progress(n)
-                    yield e.seq, e.body, e.prev_hash, e.hash
+                    yield row
 
             report = verify_chain(rows(), checkpoints, public_key, wid)
         if session is not None:
@@ -115,13 +116,13 @@ class AuditService:
             uow.commit()
         self.ctx.checkpoint(force=True)
         pem = self.public_key_pem()
-        with self.ctx.repository.unit_of_work() as uow:
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
             count = uow.audit.count()
             write_export(
                 path,
                 workstation_id=wid,
                 public_key_pem=pem.decode(),
-                entries=((e.seq, e.body, e.prev_hash, e.hash) for e in uow.audit.entries()),
+                entries=uow.audit.chain(),
                 checkpoints=[(c.seq, c.hash, c.at, c.signature) for c in uow.audit.checkpoints()],
                 exported_at=format_time(self.ctx.clock.now()) or "",
             )

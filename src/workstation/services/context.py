@@ -230,6 +230,37 @@ class ServiceContext:
         )
         return entry.seq
 
+    def audit_events(
+        self,
+        auth: Authorisation,
+        session: Session,
+        action: str,
+        object_type: str,
+        objects: list[tuple[str, str, str | None, str | None, str | None, dict[str, Any]]],
+    ) -> list[AuditEvent]:
+        """Audit events for many objects of one authorised action (bulk work): each
+        object is (id, label, before, after, kcv, details)."""
+        requester = self.actor(auth.requester)
+        members = tuple(self.actor(m) for m in session.members)
+        at = self.clock.now()
+        quorum = auth.quorum.describe()
+        return [
+            AuditEvent(
+                action=action,
+                object_type=object_type,
+                object_id=oid,
+                object_label=label,
+                before=before,
+                after=after,
+                kcv=kcv,
+                details={"quorum": quorum, **details},
+                requester=requester,
+                members=members,
+                at=at,
+            )
+            for oid, label, before, after, kcv, details in objects
+        ]
+
     def checkpoint(self, *, force: bool = False) -> int | None:
         """Sign the head of the audit chain with the HSM audit key (every
         AUDIT_CHECKPOINT_EVERY entries, or when ``force``); returns the seq signed."""

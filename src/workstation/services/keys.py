@@ -115,36 +115,43 @@ class KeyService:
 
         made: list[ManagedKey] = []
         stopped: str | None = None
-        done = 0
         seen_changes = session.changes
-        while done < count and stopped is None:
-            batch = min(GENERATION_BATCH, count - done)
-            with self.ctx.repository.unit_of_work() as uow:
-                for _ in range(batch):
-                    if cancelled is not None and cancelled():
-                        stopped = "cancelled"
+        while len(made) < count and stopped is None:
+            # The HSM work first, checking the session before every key ...
+            generated: list[GeneratedKey] = []
+            for _ in range(min(GENERATION_BATCH, count - len(made))):
+                if cancelled is not None and cancelled():
+                    stopped = "cancelled"
+                    break
+                if session.is_locked or session.changes != seen_changes:
+                    # Someone left (or joined): check the quorum again before going on.
+                    stopped = self.ctx.still_met(session, auth)
+                    if stopped is not None:
                         break
-                    if session.is_locked or session.changes != seen_changes:
-                        # Someone left (or joined): check the quorum again before going on.
-                        stopped = self.ctx.still_met(session, auth)
-                        if stopped is not None:
-                            break
-                        seen_changes = session.changes
-                    generated = self.ctx.hsm.generate_key(template.algorithm)
-                    key = self._new_key(
-                        uow,
+                    seen_changes = session.changes
+                generated.append(self.ctx.hsm.generate_key(template.algorithm))
+            if not generated:
+                break
+            # ... then the records, their seals and audit entries in one transaction.
+            with self.ctx.repository.unit_of_work() as uow:
+                first = uow.templates.reserve_sequence(template.id, len(generated))
+                now = self.ctx.clock.now()
+                keys = [
+                    self._new_key(
                         template,
-                        generated,
-                        now=self.ctx.clock.now(),
+                        g,
+                        seq=first + i,
+                        now=now,
                         label=label,
                         activation_date=activation_date,
                     )
-                    self._store_new(uow, auth, session, key, template, Action.GENERATE_KEY)
-                    made.append(key)
-                    done += 1
+                    for i, g in enumerate(generated)
+                ]
+                self._store_new(uow, auth, session, keys, template, Action.GENERATE_KEY)
                 uow.commit()
+            made += keys
             if progress is not None:
-                progress(done, count)
+                progress(len(made), count)
         self.ctx.checkpoint()
         if stopped is not None and stopped != "cancelled" and not made:
             raise SessionLocked(f"No key was generated: {stopped}.")
@@ -154,17 +161,16 @@ class KeyService:
 
     def _new_key(
         self,
-        uow: UnitOfWork,
         template: KeyTemplate,
         generated: GeneratedKey,
         *,
+        seq: int,
         now: datetime,
         label: str | None,
         activation_date: datetime | None,
         version: int = 1,
         predecessor: ManagedKey | None = None,
     ) -> ManagedKey:
-        seq = uow.templates.next_sequence(template.id)
         if label is None:
             label = render_label(
                 template.label_pattern, seq=seq, when=now, template=template.name, version=version
@@ -196,41 +202,52 @@ class KeyService:
         uow: UnitOfWork,
         auth: Authorisation,
         session: Session,
-        key: ManagedKey,
+        keys: list[ManagedKey],
         template: KeyTemplate,
         action: Action,
         details: dict[str, str] | None = None,
     ) -> None:
-        uow.keys.add(key, self.ctx.seal(key))
-        seq = self.ctx.audit(
-            uow,
+        """New keys with their seals, audit entries and first history events."""
+        uow.keys.add_many([(k, self.ctx.seal(k)) for k in keys])
+        audit = self.ctx.audit_events(
             auth,
+            session,
             "key.generate",
             "key",
-            key.id,
-            label=key.label,
-            after=key.state.value,
-            kcv=key.kcv,
-            details={
-                "template": template.name,
-                "template_version": template.version,
-                "algorithm": key.algorithm.value,
-                "usage": key.key_usage,
-                "version": key.version,
-                **(details or {}),
-            },
-            session=session,
+            [
+                (
+                    k.id,
+                    k.label,
+                    None,
+                    k.state.value,
+                    k.kcv,
+                    {
+                        "template": template.name,
+                        "template_version": template.version,
+                        "algorithm": k.algorithm.value,
+                        "usage": k.key_usage,
+                        "version": k.version,
+                        **(details or {}),
+                    },
+                )
+                for k in keys
+            ],
         )
-        uow.keys.add_event(
-            KeyEvent(
-                key_id=key.id,
-                at=key.created_at,
-                action=action,
-                from_state=None,
-                to_state=key.state,
-                people=tuple(m.name for m in session.members),
-                audit_seq=seq,
-            )
+        entries = uow.audit.append_many(audit)
+        people = tuple(m.name for m in session.members)
+        uow.keys.add_events(
+            [
+                KeyEvent(
+                    key_id=k.id,
+                    at=k.created_at,
+                    action=action,
+                    from_state=None,
+                    to_state=k.state,
+                    people=people,
+                    audit_seq=e.seq,
+                )
+                for k, e in zip(keys, entries, strict=True)
+            ]
         )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -328,9 +345,9 @@ class KeyService:
             if current != old:
                 raise BadInput(f"Key {old.label} changed while rotating; try again.")
             new = self._new_key(
-                uow,
                 template,
                 generated,
+                seq=uow.templates.next_sequence(template.id),
                 now=now,
                 label=None,
                 activation_date=None,
@@ -341,7 +358,7 @@ class KeyService:
                 uow,
                 auth,
                 session,
-                new,
+                [new],
                 template,
                 Action.ROTATE_KEY,
                 details={"predecessor": old.label, **({"reason": reason} if reason else {})},
