@@ -262,3 +262,26 @@ def test_no_clear_key_bytes_on_disk(stack: Stack, hsm_token: SoftHsmToken) -> No
             root.removeHandler(h)
             h.close()
     assert os.path.exists(stack.db)
+
+
+def test_destroyed_key_leaves_no_wrapped_value_in_the_files(stack: Stack) -> None:
+    """Destruction removes the material from the repository: not in the database file,
+    nor in its write-ahead log (secure_delete + WAL checkpoint), while the record stays."""
+    stack.initialise()
+    session = stack.session("Olivia", "Sam", "Cara", "Carl")
+    keys = stack.s.keys.generate(session, "MAC key", count=3).keys
+    doomed = keys[1]
+    assert doomed.wrapped is not None
+    stack.s.keys.change_state(session, doomed.label, Action.DESTROY_KEY, reason="ceremony error")
+    detail = stack.s.keys.detail(session, doomed.label)
+    assert detail.key.state is KeyState.DESTROYED and detail.key.wrapped is None
+    assert detail.integrity_ok
+    needles = [doomed.wrapped, doomed.wrapped.hex().encode(), doomed.wrapped.hex().upper().encode()]
+    kept = keys[0].wrapped
+    assert kept is not None
+    contents = b"".join(
+        p.read_bytes() for p in stack.home.iterdir() if p.name.startswith("workstation.db")
+    )
+    assert kept.hex().encode() in contents  # the scan can see a wrapped value that is there
+    for needle in needles:
+        assert needle not in contents

@@ -189,6 +189,21 @@ def test_expired_card_is_refused(ready: World) -> None:
         ready.s.logon.log_on(session, reader, ready.pin())
 
 
+def test_the_same_person_with_two_cards_counts_once(ready: World) -> None:
+    officers = ready.session("Olivia", "Oscar")
+    second = FakeCardData("Cara (spare card)")
+    reader = ready.readers.insert(5, second)
+    ready.s.people.add_card(officers, person="Cara", reader=reader, pin=ready.pin())
+    ready.end(officers)
+    session = ready.session("Cara")
+    spare = ready.readers.insert(1, second)
+    with pytest.raises(BadInput, match="already logged on"):
+        ready.s.logon.log_on(session, spare, ready.pin())
+    assert [m.name for m in session.members] == ["Cara"]
+    with pytest.raises(QuorumNotMet):
+        ready.s.keys.generate(session, "MAC key")
+
+
 def test_pin_buffer_is_wiped(ready: World) -> None:
     session = ready.s.logon.open_session()
     reader = ready.readers.insert(0, ready.cards["Cara"])

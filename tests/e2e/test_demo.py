@@ -1,0 +1,78 @@
+"""``make run``'s provisioning, as a separate process: cards issued, workstation initialised,
+the cast enrolled through the services, and a guide a newcomer can follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.pcsc, pytest.mark.hsm, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+    return subprocess.run(
+        [*args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=home.parent,
+    )
+
+
+def test_demo_start_provisions_and_guides(tmp_path: Path, pcsc_readers: list[str]) -> None:
+    home = tmp_path / "demo"
+    demo = [sys.executable, "-m", "workstation.devtools.demo"]
+    try:
+        first = run(*demo, "start", "--home", str(home), home=home)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "First run" in first.stdout
+        assert "7 people enrolled" in first.stdout
+        assert "Every demo card's PIN is 123456" in first.stdout
+        # Running it again reuses what is there.
+        again = run(*demo, "start", "--home", str(home), home=home)
+        assert again.returncode == 0 and "First run" not in again.stdout
+
+        # Follow the guide: two custodians insert their cards and generate a key.
+        vcard = [str(BIN / "workstation-vcard")]
+        state = ["--state", str(home / "vcard")]
+        cli = [str(BIN / "workstation-cli"), "--home", str(home)]
+        for slug, reader in (("cara", "0"), ("carl", "1")):
+            inserted = run(
+                *vcard,
+                "insert",
+                str(home / "demo-cards" / f"{slug}.json"),
+                "--reader",
+                reader,
+                *state,
+                home=home,
+            )
+            assert inserted.returncode == 0, inserted.stderr
+        made = run(
+            *cli,
+            "--json",
+            "--pin-stdin",
+            "keys",
+            "generate",
+            "--template",
+            "PIN encryption key",
+            home=home,
+            stdin="123456\n123456\n",
+        )
+        assert made.returncode == 0, made.stderr
+        assert json.loads(made.stdout)["generated"][0]["label"].startswith("PEK-")
+        status = json.loads(run(*cli, "--json", "status", home=home).stdout)
+        assert status["initialised"] and status["people"] == 7
+    finally:
+        stopped = run(*demo, "stop", "--home", str(home), home=home)
+        assert stopped.returncode == 0
