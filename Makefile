@@ -38,7 +38,8 @@ test: venv
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest
 
 bench: venv
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_keygen.py
+	$(PY) bench/bench_audit_verify.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
