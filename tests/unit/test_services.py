@@ -286,6 +286,11 @@ def test_generate_under_dual_control(ready: World) -> None:
     session = ready.session("Cara")
     with pytest.raises(QuorumNotMet, match="2 key custodians"):
         ready.s.keys.generate(session, "PIN encryption key")
+    with ready.repo.unit_of_work() as uow:
+        refused = uow.audit.search(action="policy.refused", limit=5)
+        assert uow.keys.count(KeyQuery()) == 0
+    assert refused[-1].body["object_id"] == "generate_key"
+    assert refused[-1].body["details"]["missing"] == ["1 key custodian"]
     ready.end(session)
     session = ready.session("Cara", "Carl")
     result = ready.s.keys.generate(session, "PIN encryption key", count=3)

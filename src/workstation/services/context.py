@@ -150,12 +150,30 @@ class ServiceContext:
         )
         if not result.met:
             names = ", ".join(m.name for m in session.members)
-            raise QuorumNotMet(
+            refusal = QuorumNotMet(
                 f"{action.display.capitalize()} needs {quorum.describe()}. "
                 + (result.reason or f"Still missing: {', '.join(result.missing)}.")
                 + f" Logged on: {names}.",
                 missing=result.missing,
             )
+            # A refused attempt is a security event. authorise() is called before anything
+            # is written in ``uow``, so committing the refusal here commits nothing else.
+            self.audit(
+                uow,
+                None,
+                "policy.refused",
+                "action",
+                action.value,
+                label=action.display,
+                details={
+                    "quorum": quorum.describe(),
+                    "missing": list(result.missing),
+                    "reason": refusal.user_message(),
+                },
+                session=session,
+            )
+            uow.commit()
+            raise refusal
         members = tuple(m for m in session.members if m.person.id in result.assignment)
         requester = named if named is not None else members[0]
         return Authorisation(

@@ -123,10 +123,10 @@ class LogonService:
         connection = self.ctx.readers.connect(reader)
         try:
             member = self._authenticate(session, connection, pin)
+            session.add(member)
         except Exception:
             connection.close()
             raise
-        session.add(member)
         with self.ctx.repository.unit_of_work() as uow:
             self.ctx.audit(
                 uow,
