@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from workstation.domain.cardauth import parse_card_certificate
+from workstation.domain.cardauth import CardCertificate
 from workstation.domain.people import Card, Person, Role
 from workstation.domain.policy import PolicySet
 from workstation.domain.templates import seed_templates
-from workstation.errors import AlreadyInitialised, BadInput, CardNotUsable
+from workstation.errors import AlreadyInitialised, BadInput
 from workstation.services.context import ServiceContext
-from workstation.services.logon import prove_possession, verify_pin_on_card
+from workstation.services.logon import card_for_enrolment
 from workstation.services.people import DEFAULT_GROUPS
 
 MIN_OFFICERS = 2
@@ -75,40 +75,28 @@ class InitialiseService:
         people: list[Person] = []
         cards: list[Card] = []
         for officer, name in zip(officers, names, strict=True):
-            connection = self.ctx.readers.connect(officer.reader)
-            try:
-                der = connection.authentication_certificate()
-                cert = parse_card_certificate(der)
-                if cert.expired(now) or cert.not_yet_valid(now):
-                    raise CardNotUsable(
-                        f"The certificate on {name}'s card is valid from "
-                        f"{cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}; it cannot "
-                        "be enrolled now."
-                    )
-                if any(c.id == cert.fingerprint for c in cards):
-                    raise BadInput("The same card was presented twice; each officer needs a card.")
-                verify_pin_on_card(connection, officer.pin)
-                prove_possession(connection, der)
-            finally:
-                connection.close()
             person = Person(
                 id=uuid.uuid4().hex,
                 name=name,
                 roles=frozenset({Role.SECURITY_OFFICER}),
                 created_at=now,
             )
-            people.append(person)
+
+            def refuse_repeat(cert: CardCertificate) -> None:
+                if any(c.id == cert.fingerprint for c in cards):
+                    raise BadInput("The same card was presented twice; each officer needs a card.")
+
             cards.append(
-                Card(
-                    id=cert.fingerprint,
+                card_for_enrolment(
+                    self.ctx.readers,
+                    officer.reader,
+                    officer.pin,
                     person_id=person.id,
-                    certificate=der,
-                    subject=cert.subject,
-                    serial_number=cert.serial_number,
-                    not_after=cert.not_after,
-                    enrolled_at=now,
+                    now=now,
+                    refuse=refuse_repeat,
                 )
             )
+            people.append(person)
 
         # Everything checked: create the HSM keys, then the repository in one transaction.
         self.ctx.hsm.create_workstation_keys()

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from workstation.domain.cardauth import card_id, parse_card_certificate, signature_is_valid
+from workstation.domain.cardauth import (
+    CardCertificate,
+    card_id,
+    parse_card_certificate,
+    signature_is_valid,
+)
 from workstation.domain.people import Card, Person, Status
 from workstation.domain.policy import Quorum
 from workstation.errors import (
@@ -24,7 +31,7 @@ from workstation.errors import (
     PinIncorrect,
 )
 from workstation.services.context import ServiceContext
-from workstation.services.ports import CardWatch, PivCard, ReaderStatus
+from workstation.services.ports import CardReaders, CardWatch, PivCard, ReaderStatus
 from workstation.services.session import Member, Session
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,47 @@ def verify_pin_on_card(connection: PivCard, pin: bytearray) -> None:
     finally:
         for i in range(len(pin)):
             pin[i] = 0
+
+
+def card_for_enrolment(
+    readers: CardReaders,
+    reader: str,
+    pin: bytearray,
+    *,
+    person_id: str,
+    now: datetime,
+    refuse: Callable[[CardCertificate], None] = lambda cert: None,
+) -> Card:
+    """Read the card in ``reader`` for enrolment: its certificate must be valid now, the
+    holder types the PIN and the card proves possession of its key. ``refuse`` may veto
+    the card (already enrolled, presented twice) before the PIN is asked. Wipes ``pin``."""
+    try:
+        connection = readers.connect(reader)
+        try:
+            der = connection.authentication_certificate()
+            cert = parse_card_certificate(der)
+            if cert.expired(now) or cert.not_yet_valid(now):
+                raise CardNotUsable(
+                    f"The card's certificate is valid from {cert.not_before:%Y-%m-%d} to "
+                    f"{cert.not_after:%Y-%m-%d}; it cannot be enrolled now."
+                )
+            refuse(cert)
+            verify_pin_on_card(connection, pin)
+            prove_possession(connection, der)
+        finally:
+            connection.close()
+    finally:
+        for i in range(len(pin)):
+            pin[i] = 0
+    return Card(
+        id=cert.fingerprint,
+        person_id=person_id,
+        certificate=der,
+        subject=cert.subject,
+        serial_number=cert.serial_number,
+        not_after=cert.not_after,
+        enrolled_at=now,
+    )
 
 
 class LogonService:

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Iterable
 from typing import NoReturn
 
-from workstation.domain.cardauth import card_id, parse_card_certificate
+from workstation.domain.cardauth import CardCertificate, card_id
 from workstation.domain.people import Card, Group, Person, Role, Status, transition_status
 from workstation.domain.policy import Action, Participant, PolicySet, evaluate_quorum
 from workstation.errors import AlreadyExists, BadInput, CardNotUsable, NotFound, PolicyRefused
 from workstation.services.context import ServiceContext
-from workstation.services.logon import prove_possession, verify_pin_on_card
+from workstation.services.logon import card_for_enrolment
 from workstation.services.ports import UnitOfWork
 from workstation.services.session import Session
 
@@ -86,31 +86,14 @@ class PeopleService:
                 "card in a free reader."
             )
         now = self.ctx.clock.now()
-        connection = self.ctx.readers.connect(reader)
-        try:
-            der = connection.authentication_certificate()
-            cert = parse_card_certificate(der)
-            if cert.expired(now) or cert.not_yet_valid(now):
-                raise CardNotUsable(
-                    f"The card's certificate is valid from {cert.not_before:%Y-%m-%d} to "
-                    f"{cert.not_after:%Y-%m-%d}; it cannot be enrolled now."
-                )
-            with self.ctx.repository.unit_of_work() as uow:
-                if uow.cards.get(cert.fingerprint) is not None:
-                    raise AlreadyExists("This card is already enrolled (one person per card).")
-            verify_pin_on_card(connection, pin)
-            prove_possession(connection, der)
-        finally:
-            connection.close()
         person = Person(id=uuid.uuid4().hex, name=name, roles=roles, created_at=now)
-        card = Card(
-            id=cert.fingerprint,
+        card = card_for_enrolment(
+            self.ctx.readers,
+            reader,
+            pin,
             person_id=person.id,
-            certificate=der,
-            subject=cert.subject,
-            serial_number=cert.serial_number,
-            not_after=cert.not_after,
-            enrolled_at=now,
+            now=now,
+            refuse=self._refuse_enrolled,
         )
         with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.ENROL_PERSON, check_cards=False)
@@ -141,28 +124,16 @@ class PeopleService:
             with self.ctx.repository.unit_of_work() as uow:
                 self.ctx.authorise(uow, session, Action.ENROL_PERSON)
                 holder = self.find_person(uow, person)
-            now = self.ctx.clock.now()
-            connection = self.ctx.readers.connect(reader)
-            try:
-                der = connection.authentication_certificate()
-                cert = parse_card_certificate(der)
-                if cert.expired(now):
-                    raise CardNotUsable("The card's certificate has expired.")
-                verify_pin_on_card(connection, pin)
-                prove_possession(connection, der)
-            finally:
-                connection.close()
-        finally:
-            for i in range(len(pin)):
-                pin[i] = 0
-        card = Card(
-            id=cert.fingerprint,
+        except Exception:
+            pin[:] = bytes(len(pin))
+            raise
+        card = card_for_enrolment(
+            self.ctx.readers,
+            reader,
+            pin,
             person_id=holder.id,
-            certificate=der,
-            subject=cert.subject,
-            serial_number=cert.serial_number,
-            not_after=cert.not_after,
-            enrolled_at=now,
+            now=self.ctx.clock.now(),
+            refuse=self._refuse_enrolled,
         )
         with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.ENROL_PERSON, check_cards=False)
@@ -182,6 +153,11 @@ class PeopleService:
             )
             uow.commit()
         return card
+
+    def _refuse_enrolled(self, cert: CardCertificate) -> None:
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+            if uow.cards.get(cert.fingerprint) is not None:
+                raise AlreadyExists("This card is already enrolled (one person per card).")
 
     # --- status and roles ----------------------------------------------------------------
 
