@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
@@ -773,47 +773,77 @@ class _Part:
 # --- people, cards, groups, policy, templates ----------------------------------------------
 
 
-class SqlitePeopleRepository(_Part):
-    def _unique(self, person: Person) -> dict[str, str]:
+class _Named(Protocol):
+    """A record with an id and a unique name (person, group, template)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def to_record(self) -> dict[str, Any]: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+class _NamedRecords(_Part, Generic[N]):
+    """A table of sealed records with a unique, case-insensitive name:
+    ``(id, name, name_key, record, mac)``."""
+
+    table: str  # quoted where needed
+    noun: str  # "person", "group", "template"
+    rebuild: Callable[[dict[str, Any]], N]
+
+    def _unique(self, item: N) -> dict[str, str]:
+        bare = self.table.strip('"')
         return {
-            "people.id": f"A person with id {person.id} already exists.",
-            "people.name_key": f"A person named {person.name} already exists.",
+            f"{bare}.id": f"A {self.noun} with id {item.id} already exists.",
+            f"{bare}.name_key": f"A {self.noun} named {item.name} already exists.",
         }
 
-    def add(self, person: Person, mac: bytes) -> None:
+    def add(self, item: N, mac: bytes) -> None:
         self._x(
-            "INSERT INTO people (id, name, name_key, record, mac) VALUES (?, ?, ?, ?, ?)",
-            (person.id, person.name, name_key(person.name), _record_text(person.to_record()), mac),
-            unique=self._unique(person),
+            f"INSERT INTO {self.table} (id, name, name_key, record, mac) "  # noqa: S608 - fixed names
+            "VALUES (?, ?, ?, ?, ?)",
+            (item.id, item.name, name_key(item.name), _record_text(item.to_record()), mac),
+            unique=self._unique(item),
         )
 
-    def update(self, person: Person, mac: bytes) -> None:
+    def update(self, item: N, mac: bytes) -> None:
         cursor = self._x(
-            "UPDATE people SET name = ?, name_key = ?, record = ?, mac = ? WHERE id = ?",
-            (person.name, name_key(person.name), _record_text(person.to_record()), mac, person.id),
-            unique=self._unique(person),
+            f"UPDATE {self.table} SET name = ?, name_key = ?, record = ?, mac = ? "  # noqa: S608
+            "WHERE id = ?",
+            (item.name, name_key(item.name), _record_text(item.to_record()), mac, item.id),
+            unique=self._unique(item),
         )
-        self._require_changed(cursor, f"There is no person with id {person.id}.")
+        self._require_changed(cursor, f"There is no {self.noun} with id {item.id}.")
 
-    def _sealed(self, row: Any) -> Sealed[Person]:
-        person = _rebuild(Person.from_record, row[0], f"person {row[2]}")
-        if person.id != row[2] or person.name != row[3]:
-            raise _integrity(f"person {row[3]}", "does not match its row")
-        return Sealed(person, bytes(row[1]))
+    def _sealed(self, row: Any) -> Sealed[N]:
+        item = _rebuild(type(self).rebuild, row[0], f"{self.noun} {row[3]}")
+        if item.id != row[2] or item.name != row[3]:
+            raise _integrity(f"{self.noun} {row[3]}", "does not match its row")
+        return Sealed(item, bytes(row[1]))
 
-    def get(self, person_id: str) -> Sealed[Person] | None:
-        row = self._one("SELECT record, mac, id, name FROM people WHERE id = ?", (person_id,))
-        return self._sealed(row) if row else None
+    def _select(self, where: str, params: Sequence[object] = ()) -> list[Any]:
+        sql = f"SELECT record, mac, id, name FROM {self.table} {where}"  # noqa: S608
+        return list(self._x(sql, params).fetchall())
 
-    def by_name(self, name: str) -> Sealed[Person] | None:
-        row = self._one(
-            "SELECT record, mac, id, name FROM people WHERE name_key = ?", (name_key(name),)
-        )
-        return self._sealed(row) if row else None
+    def get(self, item_id: str) -> Sealed[N] | None:
+        rows = self._select("WHERE id = ?", (item_id,))
+        return self._sealed(rows[0]) if rows else None
 
-    def list(self) -> list[Sealed[Person]]:
-        rows = self._x("SELECT record, mac, id, name FROM people ORDER BY name_key, id").fetchall()
-        return [self._sealed(r) for r in rows]
+    def by_name(self, name: str) -> Sealed[N] | None:
+        rows = self._select("WHERE name_key = ?", (name_key(name),))
+        return self._sealed(rows[0]) if rows else None
+
+    def list(self) -> list[Sealed[N]]:
+        return [self._sealed(r) for r in self._select("ORDER BY name_key, id")]
+
+
+class SqlitePeopleRepository(_NamedRecords[Person]):
+    table, noun, rebuild = "people", "person", Person.from_record
 
 
 class SqliteCardRepository(_Part):
@@ -857,45 +887,8 @@ class SqliteCardRepository(_Part):
         return [self._sealed(r) for r in rows]
 
 
-class SqliteGroupRepository(_Part):
-    def _unique(self, group: Group) -> dict[str, str]:
-        return {
-            "groups.id": f"A group with id {group.id} already exists.",
-            "groups.name_key": f"A group named {group.name} already exists.",
-        }
-
-    def add(self, group: Group, mac: bytes) -> None:
-        self._x(
-            'INSERT INTO "groups" (id, name, name_key, record, mac) VALUES (?, ?, ?, ?, ?)',
-            (group.id, group.name, name_key(group.name), _record_text(group.to_record()), mac),
-            unique=self._unique(group),
-        )
-
-    def update(self, group: Group, mac: bytes) -> None:
-        cursor = self._x(
-            'UPDATE "groups" SET name = ?, name_key = ?, record = ?, mac = ? WHERE id = ?',
-            (group.name, name_key(group.name), _record_text(group.to_record()), mac, group.id),
-            unique=self._unique(group),
-        )
-        self._require_changed(cursor, f"There is no group with id {group.id}.")
-
-    def _sealed(self, row: Any) -> Sealed[Group]:
-        group = _rebuild(Group.from_record, row[0], f"group {row[3]}")
-        if group.id != row[2] or group.name != row[3]:
-            raise _integrity(f"group {row[3]}", "does not match its row")
-        return Sealed(group, bytes(row[1]))
-
-    def by_name(self, name: str) -> Sealed[Group] | None:
-        row = self._one(
-            'SELECT record, mac, id, name FROM "groups" WHERE name_key = ?', (name_key(name),)
-        )
-        return self._sealed(row) if row else None
-
-    def list(self) -> list[Sealed[Group]]:
-        rows = self._x(
-            'SELECT record, mac, id, name FROM "groups" ORDER BY name_key, id'
-        ).fetchall()
-        return [self._sealed(r) for r in rows]
+class SqliteGroupRepository(_NamedRecords[Group]):
+    table, noun, rebuild = '"groups"', "group", Group.from_record
 
 
 class SqlitePolicyRepository(_Part):
@@ -913,62 +906,10 @@ class SqlitePolicyRepository(_Part):
         )
 
 
-class SqliteTemplateRepository(_Part):
-    def _unique(self, template: KeyTemplate) -> dict[str, str]:
-        return {
-            "templates.id": f"A template with id {template.id} already exists.",
-            "templates.name_key": f"A template named {template.name} already exists.",
-        }
-
-    def add(self, template: KeyTemplate, mac: bytes) -> None:
-        self._x(
-            "INSERT INTO templates (id, name, name_key, record, mac) VALUES (?, ?, ?, ?, ?)",
-            (
-                template.id,
-                template.name,
-                name_key(template.name),
-                _record_text(template.to_record()),
-                mac,
-            ),
-            unique=self._unique(template),
-        )
-
-    def update(self, template: KeyTemplate, mac: bytes) -> None:
-        # The label sequence stays: it belongs to the template, not to one version of it.
-        cursor = self._x(
-            "UPDATE templates SET name = ?, name_key = ?, record = ?, mac = ? WHERE id = ?",
-            (
-                template.name,
-                name_key(template.name),
-                _record_text(template.to_record()),
-                mac,
-                template.id,
-            ),
-            unique=self._unique(template),
-        )
-        self._require_changed(cursor, f"There is no template with id {template.id}.")
-
-    def _sealed(self, row: Any) -> Sealed[KeyTemplate]:
-        template = _rebuild(KeyTemplate.from_record, row[0], f"template {row[3]}")
-        if template.id != row[2] or template.name != row[3]:
-            raise _integrity(f"template {row[3]}", "does not match its row")
-        return Sealed(template, bytes(row[1]))
-
-    def get(self, template_id: str) -> Sealed[KeyTemplate] | None:
-        row = self._one("SELECT record, mac, id, name FROM templates WHERE id = ?", (template_id,))
-        return self._sealed(row) if row else None
-
-    def by_name(self, name: str) -> Sealed[KeyTemplate] | None:
-        row = self._one(
-            "SELECT record, mac, id, name FROM templates WHERE name_key = ?", (name_key(name),)
-        )
-        return self._sealed(row) if row else None
-
-    def list(self) -> list[Sealed[KeyTemplate]]:
-        rows = self._x(
-            "SELECT record, mac, id, name FROM templates ORDER BY name_key, id"
-        ).fetchall()
-        return [self._sealed(r) for r in rows]
+class SqliteTemplateRepository(_NamedRecords[KeyTemplate]):
+    # The label sequence is a column of its own: an update leaves it alone, as it belongs
+    # to the template, not to one version of it.
+    table, noun, rebuild = "templates", "template", KeyTemplate.from_record
 
     def next_sequence(self, template_id: str) -> int:
         return self.reserve_sequence(template_id, 1)
