@@ -51,6 +51,28 @@ class KeyDetail:
 
 
 @dataclass(frozen=True)
+class Availability:
+    """Whether an action on a key can be offered now, and why not."""
+
+    action: Action
+    allowed: bool  # the key's state and template allow it
+    reason: str  # why not (empty when allowed)
+    quorum: str  # what it needs, e.g. "1 key custodian + 1 supervisor"
+    missing: tuple[str, ...]  # people still needed in the session (co-sign)
+
+
+KEY_MENU: tuple[Action, ...] = (
+    Action.ACTIVATE_KEY,
+    Action.SUSPEND_KEY,
+    Action.REINSTATE_KEY,
+    Action.DEACTIVATE_KEY,
+    Action.COMPROMISE_KEY,
+    Action.DESTROY_KEY,
+    Action.ROTATE_KEY,
+)
+
+
+@dataclass(frozen=True)
 class GenerationResult:
     keys: list[ManagedKey]
     requested: int
@@ -393,6 +415,37 @@ class KeyService:
             uow.commit()
         self.ctx.checkpoint()
         return linked, new
+
+    def availability(self, session: Session, ref: str) -> list[Availability]:
+        """For a screen: each lifecycle action on the key, whether its state and template
+        allow it now (with the reason if not), and who the quorum still lacks. Nothing is
+        authorised here; every action is checked again when it runs."""
+        from workstation.domain.policy import evaluate_quorum
+
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+            key = self._find(uow, ref)
+            template = self._template_for(uow, key)
+            policy = self.ctx.policy(uow)
+            groups = self.ctx.groups(uow)
+        possible = allowed_actions(key.state)
+        now = self.ctx.clock.now()
+        result: list[Availability] = []
+        for action in KEY_MENU:
+            quorum = template.quorums.get(action) or policy.quorum_for(action)
+            reason = ""
+            if action not in possible:
+                reason = f"Not possible: the key is {key.state.value}."
+            elif not template.allows(action):
+                reason = f"Template {template.name!r} does not allow this."
+            elif action is Action.ROTATE_KEY and key.successor_id is not None:
+                reason = "The key already has a successor."
+            elif action is Action.ACTIVATE_KEY and now < key.activation_date:
+                reason = f"Its activation date is {key.activation_date:%Y-%m-%d %H:%M} UTC."
+            check = evaluate_quorum(quorum, session.participants(), groups)
+            result.append(
+                Availability(action, not reason, reason, quorum.describe(), check.missing)
+            )
+        return result
 
     # --- inventory -----------------------------------------------------------------------
 

@@ -21,13 +21,14 @@ from workstation.domain.cardauth import (
     signature_is_valid,
 )
 from workstation.domain.people import Card, Person, Status
-from workstation.domain.policy import Quorum
+from workstation.domain.policy import Action, Quorum, evaluate_quorum
 from workstation.errors import (
     AuthenticationFailed,
     BadInput,
     CardBlocked,
     CardNotEnrolled,
     CardNotUsable,
+    NotFound,
     PinIncorrect,
 )
 from workstation.services.context import ServiceContext
@@ -35,6 +36,28 @@ from workstation.services.ports import CardReaders, CardWatch, PivCard, ReaderSt
 from workstation.services.session import Member, Session
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The quorum an action needs, judged against the session now."""
+
+    action: Action
+    quorum: str  # e.g. "2 key custodians"
+    met: bool
+    missing: tuple[str, ...]  # e.g. ("1 supervisor",)
+    reason: str  # set when not met for another reason than missing people
+    present: tuple[str, ...]  # names logged on
+
+    def explain(self) -> str:
+        if self.met:
+            return f"{self.action.display.capitalize()}: {self.quorum} — met."
+        if self.reason:
+            return self.reason
+        return (
+            f"{self.action.display.capitalize()} needs {self.quorum}; still missing: "
+            f"{', '.join(self.missing)}."
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +147,40 @@ class LogonService:
             idle_timeout_seconds=policy.idle_timeout_seconds,
             purpose=purpose,
             groups=groups,
+        )
+
+    def requirement(
+        self, session: Session, action: Action, template_ref: str | None = None
+    ) -> Requirement:
+        """What ``action`` needs and who is still missing, for a screen to show before
+        the action is tried (the action itself is checked again when it runs)."""
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+            template = None
+            if template_ref is not None:
+                sealed = uow.templates.by_name(template_ref) or uow.templates.get(template_ref)
+                if sealed is None:
+                    raise NotFound(f"No template named {template_ref!r}.")
+                template = self.ctx.unseal(sealed, f"template {sealed.value.name}")
+            policy = self.ctx.policy(uow)
+            quorum = (template.quorums.get(action) if template else None) or (
+                policy.quorum_for(action)
+            )
+            groups = self.ctx.groups(uow)
+        session.groups = groups
+        named = session.requester
+        result = evaluate_quorum(
+            quorum,
+            session.participants(),
+            groups,
+            requester=named.person.id if named is not None else None,
+        )
+        return Requirement(
+            action=action,
+            quorum=quorum.describe(),
+            met=result.met,
+            missing=result.missing,
+            reason=result.reason,
+            present=tuple(m.name for m in session.members),
         )
 
     def watch(self, session: Session) -> CardWatch:

@@ -223,6 +223,14 @@ class Session:
                 raise SessionLocked("No one is logged on.")
             self._last_activity = self.clock.monotonic()
 
+    def touch(self) -> None:
+        """A person worked at the screen: the idle timeout starts again (unless locked)."""
+        with self._lock:
+            if self._locked_reason is None:
+                self._check_idle()
+            if self._locked_reason is None:
+                self._last_activity = self.clock.monotonic()
+
     def close(self) -> None:
         with self._lock:
             members, self._members = self._members, []

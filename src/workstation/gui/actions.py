@@ -1,0 +1,90 @@
+"""Running an action the way every screen does: quorum first, co-sign if needed, then the
+work on the device thread with progress, and errors shown in words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from workstation.domain.policy import Action
+from workstation.services.logon import Requirement
+
+from .errors import show_error
+from .runner import Job, JobControl
+from .state import AppState
+
+
+def run_with_progress(
+    state: AppState,
+    parent: QWidget | None,
+    *,
+    title: str,
+    work: Callable[[JobControl], Any],
+    on_done: Callable[[Any], None] | None = None,
+    cancellable: bool = False,
+) -> Job:
+    """Long work off the GUI thread behind a progress dialog (cancellable where safe)."""
+    dialog = QProgressDialog(title, "Cancel" if cancellable else "", 0, 0, parent)
+    dialog.setObjectName("progressDialog")
+    dialog.setWindowTitle(title)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(300)
+    if not cancellable:
+        dialog.setCancelButton(None)
+
+    def progressed(done: int, total: int, text: str) -> None:
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+        if text:
+            dialog.setLabelText(text)
+
+    def finished(result: Any) -> None:
+        dialog.reset()
+        if on_done is not None:
+            on_done(result)
+
+    def failed(exc: BaseException) -> None:
+        dialog.reset()
+        show_error(parent, exc)
+
+    job = state.run(work, title=title, on_done=finished, on_error=failed, on_progress=progressed)
+    dialog.canceled.connect(job.cancel)
+    return job
+
+
+def perform(
+    state: AppState,
+    parent: QWidget | None,
+    *,
+    action: Action,
+    title: str,
+    work: Callable[[JobControl], Any],
+    on_done: Callable[[Any], None] | None = None,
+    template: str | None = None,
+    cancellable: bool = False,
+) -> None:
+    """Check what ``action`` needs; when people are missing, open the co-sign dialog so
+    they can insert their cards; then run ``work``. Cancelling the co-sign leaves nothing
+    done. The service checks the policy again when the work runs."""
+    from .cosign import CoSignDialog
+
+    def start() -> None:
+        run_with_progress(
+            state, parent, title=title, work=work, on_done=on_done, cancellable=cancellable
+        )
+
+    def checked(requirement: Requirement) -> None:
+        if requirement.met:
+            start()
+            return
+        dialog = CoSignDialog(state, action, template, requirement, parent)
+        dialog.accepted.connect(start)
+        dialog.open()
+
+    def failed(exc: BaseException) -> None:
+        show_error(parent, exc)
+
+    state.requirement(action, template, checked, on_error=failed)

@@ -1,0 +1,157 @@
+"""The main window: logon, the work area (dashboard, keys, administration, audit) and the
+lock screen, with the session panel beside the work and the demo panel in demo mode."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QTabWidget,
+    QWidget,
+)
+
+from .state import AppState
+
+LOGON, WORK, LOCKED = 0, 1, 2
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        from .admin import AdminPage
+        from .audit_view import AuditPage
+        from .dashboard import DashboardPage
+        from .demo_panel import DemoPanel
+        from .inventory import KeysPage
+        from .lock import LockScreen
+        from .logon import LogonScreen
+        from .session_panel import SessionPanel
+
+        self.state = state
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Key Custodian Workstation")
+        self.stack = QStackedWidget(self)
+        self.logon = LogonScreen(state, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("workTabs")
+        self.dashboard = DashboardPage(state, self)
+        self.keys = KeysPage(state, self)
+        self.admin = AdminPage(state, self)
+        self.audit = AuditPage(state, self)
+        self.tabs.addTab(self.dashboard, "&Dashboard")
+        self.tabs.addTab(self.keys, "&Keys")
+        self.tabs.addTab(self.admin, "Ad&ministration")
+        self.tabs.addTab(self.audit, "A&udit")
+        self.lock_screen = LockScreen(state, self)
+        for page in (self.logon, self.tabs, self.lock_screen):
+            self.stack.addWidget(page)
+        self.setCentralWidget(self.stack)
+
+        self.session_panel = SessionPanel(state, self)
+        self.session_dock = QDockWidget("Session", self)
+        self.session_dock.setObjectName("sessionDock")
+        self.session_dock.setWidget(self.session_panel)
+        self.session_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.session_dock)
+
+        self.demo_dock: QDockWidget | None = None
+        if state.demo:
+            self.demo_dock = QDockWidget("Demo cards", self)
+            self.demo_dock.setObjectName("demoDock")
+            self.demo_dock.setWidget(DemoPanel(state, self))
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.demo_dock)
+
+        self._build_menu()
+        self.status = QLabel(self)
+        self.statusBar().addPermanentWidget(self.status)
+        state.runner.busy_changed.connect(self._busy)
+        state.session_changed.connect(self._session_changed)
+        state.locked.connect(self._locked)
+        state.unlocked.connect(self._unlocked)
+        self._show(LOGON)
+        self._restore()
+
+    def _build_menu(self) -> None:
+        session = self.menuBar().addMenu("&Session")
+        self.log_off_action = QAction("&Log off everyone", self)
+        self.log_off_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.log_off_action.triggered.connect(self.log_off)
+        session.addAction(self.log_off_action)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        session.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        info = self.state.services.ctx.hsm.info()
+        QMessageBox.about(
+            self,
+            "Key Custodian Workstation",
+            "Key Custodian Workstation\n\nOpen key management for payment security teams.\n"
+            f"HSM: {info.manufacturer} {info.model}, token {info.token_label!r}.",
+        )
+
+    # --- pages ---------------------------------------------------------------------------
+
+    def _show(self, page: int) -> None:
+        self.stack.setCurrentIndex(page)
+        working = page == WORK
+        self.session_dock.setVisible(working)
+        self.menuBar().setEnabled(page != LOCKED)
+        self.log_off_action.setEnabled(working)
+        if page == LOGON:
+            self.logon.setFocus()
+
+    def _session_changed(self) -> None:
+        if self.state.is_locked:
+            return
+        self._show(WORK if self.state.members else LOGON)
+
+    def _locked(self, reason: str) -> None:
+        # Nothing that was on screen stays visible: the work area is replaced at once and
+        # open dialogs of the work area are closed.
+        for widget in self.findChildren(QWidget):
+            if widget.isWindow() and widget is not self and widget.isVisible():
+                widget.close()
+        if self.state.members:
+            self._show(LOCKED)
+        else:
+            self.state.close_session()
+            self._show(LOGON)
+
+    def _unlocked(self) -> None:
+        self._show(WORK if self.state.members else LOGON)
+
+    def log_off(self) -> None:
+        self.state.close_session()
+        self._show(LOGON)
+
+    def _busy(self, busy: bool) -> None:
+        self.status.setText("Working…" if busy else "")
+
+    # --- geometry ------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        geometry = self.state.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        window_state = self.state.settings.value("window/state")
+        if isinstance(window_state, QByteArray):
+            self.restoreState(window_state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.state.settings.setValue("window/geometry", self.saveGeometry())
+        self.state.settings.setValue("window/state", self.saveState())
+        self.state.settings.sync()
+        super().closeEvent(event)
