@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: run test system-deps venv lint typecheck unit bench demo-stop clean
+.PHONY: run test system-deps venv lint typecheck unit bench demo-stop clean screenshots
 
 system-deps:
 	@scripts/install-system-deps.sh
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | system-deps
 venv: system-deps $(VENV)/.installed
 
 run: venv
-	$(PY) -m workstation.devtools.demo start --home "$(DEMO_HOME)"
+	$(PY) -m workstation.devtools.demo start --gui --home "$(DEMO_HOME)"
 
 demo-stop: venv
 	$(PY) -m workstation.devtools.demo stop --home "$(DEMO_HOME)"
@@ -43,3 +43,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+screenshots: venv
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots.py --out docs/screenshots

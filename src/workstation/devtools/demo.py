@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -195,13 +196,33 @@ def stop(home: Path) -> int:
     return 0
 
 
+def open_gui(home: Path) -> int:
+    """Start the desktop application on the demo workstation, when there is a screen."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print(
+            "No display found, so the desktop application was not opened. On a desktop, run:\n"
+            f"  {Path(sys.executable).parent / 'workstation'} --home {home}\n"
+            "or try it on a virtual screen with: xvfb-run -a <that command>.",
+        )
+        return 0
+    from workstation.gui.app import main as gui_main
+
+    return gui_main(["--home", str(home)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workstation.devtools.demo")
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--gui", action="store_true", help="then open the desktop application")
     args = parser.parse_args(argv)
     try:
-        return start(args.home) if args.action == "start" else stop(args.home)
+        if args.action == "stop":
+            return stop(args.home)
+        code = start(args.home)
+        if code == 0 and args.gui:
+            code = open_gui(args.home.resolve())
+        return code
     except WorkstationError as exc:
         print(f"error: {exc.user_message()}", file=sys.stderr)
         return 1
