@@ -33,7 +33,7 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 test: venv
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest
 

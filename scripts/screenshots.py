@@ -7,6 +7,7 @@ readers, virtual PIV cards inserted through the demo card daemon, the real servi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,7 @@ def shoot(home: Path, out: Path) -> int:
     from workstation.gui.state import AppState
 
     app = QApplication([sys.argv[0]])
-    config, services = build(home)
+    _config, services = build(home)
     settings = QSettings(str(home / "gui-shots.ini"), QSettings.Format.IniFormat)
     state = AppState(services, home=home, demo=True, settings=settings)
     window = MainWindow(state)
@@ -180,10 +181,8 @@ def shoot(home: Path, out: Path) -> int:
         window.close()
         services.close()
         for i in range(6):
-            try:
+            with contextlib.suppress(Exception):  # an empty reader is fine here
                 cards.remove(i)
-            except Exception:  # noqa: BLE001 - an empty reader is fine here
-                pass
     return 0
 
 
