@@ -28,6 +28,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkstationError as exc:
         QMessageBox.critical(None, "Key Custodian Workstation", exc.user_message())
         return 1
+    if not services.ctx.repository.exists():
+        cli = Path(sys.executable).parent / "workstation-cli"
+        QMessageBox.information(
+            None,
+            "Key Custodian Workstation",
+            "This workstation is not initialised yet.\n\nTwo security officers initialise it "
+            "with their cards in two readers:\n\n"
+            f"{cli} --home {home} init --officer NAME --officer NAME\n\n"
+            "Then start the workstation again.",
+        )
+        services.close()
+        return 1
     from .main_window import MainWindow
     from .state import ActivityFilter, AppState
 
