@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from workstation.domain.policy import Action
 from workstation.services.logon import Requirement
@@ -131,14 +132,14 @@ class CoSignDialog(QDialog):
         ticket = self._ticket
 
         def done(requirement: Requirement) -> None:
-            if self._done or ticket != self._ticket:
+            if not isValid(self) or self._done or ticket != self._ticket:
                 return
             self._show(requirement)
             if requirement.met:
                 self.accept()
 
         def failed(exc: BaseException) -> None:
-            if not self._done and ticket == self._ticket:
+            if isValid(self) and not self._done and ticket == self._ticket:
                 self.missing.setStyleSheet(MESSAGE_STYLE)
                 self.missing.setText(describe(exc)[1])
 

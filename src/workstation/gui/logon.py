@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from workstation.services.logon import CardInReader
 from workstation.services.ports import ReaderStatus
@@ -508,13 +509,19 @@ class CardLogonForm(QWidget):
         self.message.setText("Checking the PIN on the card…")
         reader = entry.reader
 
+        # The answer may come after this form was closed (a dialog cancelled, the screen
+        # locked): then there is nothing left to show it in.
         def done(member: Member) -> None:
+            if not isValid(self):
+                return
             self._finish()
             self.message.setStyleSheet(GOOD_STYLE)
             self.message.setText(f"{member.name} logged on.")
             self.logged_on.emit(member)
 
         def failed(exc: BaseException) -> None:
+            if not isValid(self):
+                return
             self._finish()
             _, text, _ = describe(exc)
             self._show_message(text)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from workstation.domain.policy import KEY_ACTIONS, Action
 from workstation.domain.templates import KeyTemplate
@@ -236,6 +237,8 @@ class SessionPanel(QWidget):
             return self.state.services.templates.list(session)
 
         def done(templates: list[KeyTemplate]) -> None:
+            if not isValid(self):
+                return
             current = self.template_combo.currentData()
             self.template_combo.blockSignals(True)
             self.template_combo.clear()
@@ -247,7 +250,8 @@ class SessionPanel(QWidget):
             self.refresh_requirement()
 
         def failed(exc: BaseException) -> None:
-            self._templates_for = None  # try again at the next change of the session
+            if isValid(self):
+                self._templates_for = None  # try again at the next change of the session
 
         self.state.run(work, title="list the key templates", on_done=done, on_error=failed)
 
@@ -262,11 +266,11 @@ class SessionPanel(QWidget):
         self.requirement_text.setText("Checking what this action needs…")
 
         def done(requirement: Requirement) -> None:
-            if ticket == self._ticket:
+            if isValid(self) and ticket == self._ticket:
                 self.requirement_text.setText(requirement_sentence(requirement))
 
         def failed(exc: BaseException) -> None:
-            if ticket == self._ticket:
+            if isValid(self) and ticket == self._ticket:
                 self.requirement_text.setText(describe(exc)[1])
 
         self.state.requirement(action, template, done, on_error=failed)
