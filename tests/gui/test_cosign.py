@@ -110,9 +110,9 @@ def test_cancel_leaves_the_action_undone_and_the_people_logged_on(
     perform(app_state, None, action=Action.EXPORT_KEY, title="Export", work=action.work)
     dialog = open_dialog(qtbot)
     assert dialog.heading.text() == "Export key needs 2 key custodians + 1 supervisor."
-    assert (
-        "Cancel: the action is not started" in dialog.findChild(QLabel, "coSignCancelNote").text()
-    )
+    note = dialog.findChild(QLabel, "coSignCancelNote")
+    assert note is not None
+    assert "Cancel: the action is not started" in note.text()
 
     gui_world.insert("chen", 1)
     wait_for_card(qtbot, dialog.form, "Chen Wei — key custodian")

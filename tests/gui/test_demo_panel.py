@@ -51,6 +51,7 @@ def test_insert_and_remove_a_demo_card(
     qtbot.waitUntil(lambda: panel.daemon_running is True, timeout=WAIT)
     assert "6 virtual readers" in panel.daemon_label.text()
     hint = panel.findChild(QLabel, "demoHint")
+    assert hint is not None
     assert "Insert two custodians' cards to try dual control" in hint.text()
     cara = panel.rows["cara"]
     assert cara.where_label.text() == "not inserted"
