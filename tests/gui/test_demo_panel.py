@@ -60,13 +60,16 @@ def test_insert_and_remove_a_demo_card(
     cara.reader_combo.setCurrentIndex(2)
     cara.insert_button.click()
     qtbot.waitUntil(lambda: panel.where.get("cara") == 2 and not panel.busy, timeout=WAIT)
-    assert cara.where_label.text() == "in reader 2"
+    # Named as the logon screen names it: "KCW Virtual Reader 2 00 00" is "reader 2 00 00".
+    assert panel.reader_names[2].endswith("2 00 00")
+    assert cara.where_label.text() == "in reader 2 00 00"
     assert cara.remove_button.isVisible() and not cara.insert_button.isVisible()
     assert panel.message.text().startswith("Cara Mendes's card is in KCW Virtual Reader")
     # The workstation sees the card through pcscd and reads whose it is.
     wait_for_card(qtbot, logon.form, "Cara Mendes — key custodian")
     # Another person's reader choice moves off the occupied reader.
     assert panel.rows["carl"].reader_combo.currentIndex() != 2
+    assert panel.rows["carl"].reader_combo.itemText(2) == "Reader 2 00 00 (has a card)"
 
     cara.remove_button.click()
     qtbot.waitUntil(lambda: "cara" not in panel.where and not panel.busy, timeout=WAIT)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.devtools.demo import CAST, DEMO_PIN, DemoPerson
+from workstation.devtools.pcscd import READER_PREFIX
 from workstation.devtools.vcard_cli import DaemonClient, VcardError
 from workstation.services.ports import ReaderStatus
 
@@ -38,6 +39,13 @@ from .state import AppState
 __all__ = ["DemoPanel"]
 
 READERS = 6  # the demo's pcscd offers six virtual readers
+
+
+def reader_label(index: int, names: list[str]) -> str:
+    """'reader 1 00 01': the words the logon screen's reader names end with."""
+    if index < len(names):
+        return "reader " + names[index].removeprefix(READER_PREFIX).strip()
+    return f"reader {index}"
 
 
 class _Bridge(QObject):
@@ -72,6 +80,7 @@ class DemoPanel(QWidget):
         self.daemon_running: bool | None = None  # None: not asked yet
         self.reader_names: list[str] = []
         self.where: dict[str, int] = {}  # slug -> reader index
+        self.occupied: set[int] = set()  # readers holding a card (ours or another program's)
         self._pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kcw-demo-cards")
         self._bridge = _Bridge()
@@ -105,6 +114,7 @@ class DemoPanel(QWidget):
             row.remove_button.clicked.connect(lambda _=False, p=person: self.remove(p))
             grid.addWidget(row, index, 0)
             self.rows[person.slug] = row
+        grid.setRowStretch(len(CAST), 1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -156,6 +166,9 @@ class DemoPanel(QWidget):
     def card_file(self, person: DemoPerson) -> Path:
         return self.card_dir / f"{person.slug}.json"
 
+    def reader_label(self, index: int) -> str:
+        return reader_label(index, self.reader_names)
+
     def refresh(self) -> None:
         """Ask the daemon which card is in which reader."""
         self._call(self.client.status, self._status_read)
@@ -169,6 +182,7 @@ class DemoPanel(QWidget):
         if error is not None:
             self.daemon_running = False
             self.where = {}
+            self.occupied = set()
             if isinstance(error, VcardError):
                 self.daemon_label.setText(
                     "The demo card daemon is not running, so cards cannot be inserted from "
@@ -181,6 +195,7 @@ class DemoPanel(QWidget):
             self.reader_names = [str(r["name"]) for r in status["readers"]]
             files = {self.card_file(p).resolve(): p.slug for p in CAST}
             self.where = {}
+            self.occupied = {int(r["index"]) for r in status["readers"] if r.get("card_present")}
             for reader in status["readers"]:
                 card = reader.get("card_file")
                 if card and Path(card).resolve() in files:
@@ -195,7 +210,7 @@ class DemoPanel(QWidget):
         index = self.rows[person.slug].reader_combo.currentIndex() if reader is None else reader
         path = self.card_file(person)
         self.message.setStyleSheet("")
-        self.message.setText(f"Inserting {person.name}'s card into reader {index}…")
+        self.message.setText(f"Inserting {person.name}'s card into {self.reader_label(index)}…")
 
         def then(name: Any, error: BaseException | None) -> None:
             if error is not None:
@@ -212,7 +227,7 @@ class DemoPanel(QWidget):
         if index is None:
             return
         self.message.setStyleSheet("")
-        self.message.setText(f"Removing {person.name}'s card from reader {index}…")
+        self.message.setText(f"Removing {person.name}'s card from {self.reader_label(index)}…")
 
         def then(name: Any, error: BaseException | None) -> None:
             if error is not None:
@@ -231,7 +246,7 @@ class DemoPanel(QWidget):
 
     def _render(self) -> None:
         running = bool(self.daemon_running)
-        occupied = set(self.where.values())
+        occupied = self.occupied | set(self.where.values())
         self.retry_button.setVisible(self.daemon_running is False)
         for slug, row in self.rows.items():
             index = self.where.get(slug)
@@ -261,10 +276,11 @@ class _PersonRow(QFrame):
         self.reader_combo.setAccessibleName(f"Reader for {person.name}'s card")
         for index in range(READERS):
             self.reader_combo.addItem(f"Reader {index}", index)
-        self.insert_button = QPushButton("&Insert", self)
+        # No mnemonics: seven rows would share the same letters.
+        self.insert_button = QPushButton("Insert", self)
         self.insert_button.setObjectName(f"demoInsert_{person.slug}")
         self.insert_button.setAccessibleName(f"Insert {person.name}'s card")
-        self.remove_button = QPushButton("&Remove", self)
+        self.remove_button = QPushButton("Remove", self)
         self.remove_button.setObjectName(f"demoRemove_{person.slug}")
         self.remove_button.setAccessibleName(f"Remove {person.name}'s card")
         controls = QHBoxLayout()
@@ -288,10 +304,11 @@ class _PersonRow(QFrame):
         occupied: set[int],
     ) -> None:
         inserted = index is not None
-        self.where_label.setText(f"in reader {index}" if inserted else "not inserted")
-        if inserted and index is not None and index < len(readers):
-            self.where_label.setToolTip(readers[index])
+        where = reader_label(index, readers) if index is not None else ""
+        self.where_label.setText(f"in {where}" if inserted else "not inserted")
         for i in range(self.reader_combo.count()):
+            taken = " (has a card)" if i in occupied and i != index else ""
+            self.reader_combo.setItemText(i, reader_label(i, readers).capitalize() + taken)
             name = readers[i] if i < len(readers) else ""
             self.reader_combo.setItemData(i, name, Qt.ItemDataRole.ToolTipRole)
         if not inserted and self.reader_combo.currentIndex() in occupied:

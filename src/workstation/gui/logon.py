@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 PIN_MIN, PIN_MAX = 6, 8
 READER_ROLE = Qt.ItemDataRole.UserRole + 1
+LIST_MAX_HEIGHT = 420
 MESSAGE_STYLE = "color: #a40000;"  # dark red: readable on light and grey backgrounds
 GOOD_STYLE = "color: #1f5f1f;"
 
@@ -312,6 +313,8 @@ class CardLogonForm(QWidget):
         self.reader_list.setWordWrap(True)
         self.reader_list.setAlternatingRowColors(True)
         self.reader_list.setAccessibleName("Card readers")
+        self.reader_list.setStyleSheet("QListWidget#readerList::item { padding: 5px 4px; }")
+        self.reader_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.readers_label.setBuddy(self.reader_list)
 
         self.card_status = QLabel(self)
@@ -357,11 +360,12 @@ class CardLogonForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.readers_label)
-        layout.addWidget(self.reader_list, 1)
+        layout.addWidget(self.reader_list)
         layout.addWidget(self.card_status)
         layout.addLayout(pin_row)
         layout.addWidget(self.tries_label)
         layout.addWidget(self.message)
+        layout.addStretch(1)
 
         self.reader_list.currentItemChanged.connect(self._selection_changed)
         self.pin_edit.textChanged.connect(self._update_controls)
@@ -413,7 +417,10 @@ class CardLogonForm(QWidget):
         try:
             self.reader_list.clear()
             for entry in entries:
-                item = QListWidgetItem(f"{entry.title()}\n{entry.detail()}")
+                title = entry.title()
+                if self.allow_members and entry.member is not None:
+                    title = f"{entry.member} — in the session"
+                item = QListWidgetItem(f"{title}\n{entry.detail()}")
                 item.setData(READER_ROLE, entry.reader)
                 item.setToolTip(entry.refusal() or entry.detail())
                 if not self.selectable(entry):
@@ -422,6 +429,7 @@ class CardLogonForm(QWidget):
                 self.reader_list.addItem(item)
         finally:
             self.reader_list.blockSignals(False)
+        self._fit_list()
         now = self.directory.entry(previous.reader) if previous is not None else None
         keep = (
             previous is not None
@@ -447,6 +455,13 @@ class CardLogonForm(QWidget):
                 self.reader_list.setCurrentRow(-1)
                 self.pin_edit.clear()
 
+    def _fit_list(self) -> None:
+        # As tall as its rows (a room has a few readers), so the PIN field sits right
+        # under the cards; beyond LIST_MAX_HEIGHT the list scrolls.
+        rows = sum(self.reader_list.sizeHintForRow(i) for i in range(self.reader_list.count()))
+        frame = 2 * self.reader_list.frameWidth()
+        self.reader_list.setFixedHeight(min(max(rows, 40) + frame + 2, LIST_MAX_HEIGHT))
+
     def _selection_changed(self, current: Any, previous: Any) -> None:
         self.pin_edit.clear()  # a PIN belongs to one card
         if not self._rebuilding:  # keep "… logged on" or a refusal after a list update
@@ -456,11 +471,11 @@ class CardLogonForm(QWidget):
     def _show_selected(self) -> None:
         entry = self.selected()
         self.card_status.setStyleSheet("")
-        if entry is None:
-            if any(e.card_present for e in self.directory.entries()):
-                self.card_status.setText("Choose a card in the list.")
-            else:
-                self.card_status.setText("No card is inserted. Insert your card into a reader.")
+        if not any(e.card_present for e in self.directory.entries()):
+            self.card_status.setText("No card is inserted. Insert your card into a reader.")
+            self.tries_label.clear()
+        elif entry is None:
+            self.card_status.setText("Choose a card in the list.")
             self.tries_label.clear()
         elif self.allow_members and entry.member is not None:
             self.card_status.setText(f"{entry.member}'s card, in {entry.reader}.")

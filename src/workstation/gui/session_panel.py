@@ -53,6 +53,8 @@ NEXT_ACTIONS: tuple[tuple[Action, str], ...] = (
     (Action.VIEW_AUDIT, "Read the audit log"),
 )
 NO_TEMPLATE = "Any template (policy default)"
+MEMBER_LIST_MAX_HEIGHT = 300
+UNMET_STYLE = "font-weight: 600;"  # people are missing: worth noticing, not an error
 
 
 class AddCardHolderDialog(QDialog):
@@ -107,6 +109,7 @@ class SessionPanel(QWidget):
         self.member_list.setWordWrap(True)
         self.member_list.setAccessibleName("People logged on")
         self.member_list.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.member_list.setStyleSheet("QListWidget#memberList::item { padding: 4px 2px; }")
         self.add_button = QPushButton("&Add card holder…", self)
         self.add_button.setObjectName("addHolderButton")
         self.add_button.setToolTip(
@@ -152,10 +155,12 @@ class SessionPanel(QWidget):
         buttons.addWidget(self.log_off_button)
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
-        layout.addWidget(self.member_list, 1)
+        layout.addWidget(self.member_list)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
+        layout.addSpacing(8)
         layout.addWidget(next_box)
+        layout.addStretch(1)
 
         self.add_button.clicked.connect(self.add_card_holder)
         self.log_off_button.clicked.connect(self.log_off)
@@ -177,6 +182,9 @@ class SessionPanel(QWidget):
             self.member_list.addItem(item)
         if not members:
             self.member_list.addItem(QListWidgetItem("Nobody is logged on."))
+        rows = sum(self.member_list.sizeHintForRow(i) for i in range(self.member_list.count()))
+        frame = 2 * self.member_list.frameWidth() + 2
+        self.member_list.setFixedHeight(min(rows + frame, MEMBER_LIST_MAX_HEIGHT))
         self.log_off_button.setEnabled(bool(members))
         self._load_templates()
         self.refresh_requirement()
@@ -267,6 +275,7 @@ class SessionPanel(QWidget):
 
         def done(requirement: Requirement) -> None:
             if isValid(self) and ticket == self._ticket:
+                self.requirement_text.setStyleSheet("" if requirement.met else UNMET_STYLE)
                 self.requirement_text.setText(requirement_sentence(requirement))
 
         def failed(exc: BaseException) -> None:
