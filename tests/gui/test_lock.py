@@ -3,6 +3,7 @@ card and PIN unlock it; a wrong PIN is refused inline; Log off everyone ends it.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import pytest
@@ -106,3 +107,31 @@ def test_log_off_everyone_from_the_lock_screen(
         screen.log_off_button.click()
     assert app_state.members == []
     assert app_state.session is None
+
+
+PAGES = ("dashboard", "inventory", "admin", "audit_view")
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(f"workstation.gui.{page}") is None for page in PAGES),
+    reason="the main window's other pages are not there yet",
+)
+def test_main_window_shows_only_the_lock_screen_while_locked(
+    qtbot: Any, app_state: Any, gui_world: GuiWorld
+) -> None:
+    from workstation.gui.main_window import LOCKED, LOGON, WORK, MainWindow
+
+    window = MainWindow(app_state)
+    qtbot.addWidget(window)
+    window.show()
+    log_on(qtbot, app_state, gui_world.insert("cara", 0))
+    qtbot.waitUntil(lambda: window.stack.currentIndex() == WORK, timeout=WAIT)
+    with qtbot.waitSignal(app_state.locked, timeout=WAIT):
+        app_state.session.lock(IDLE)
+    assert window.stack.currentIndex() == LOCKED
+    assert not window.session_dock.isVisible()  # nothing of the work area shows
+    assert not window.tabs.isVisible()
+    assert window.lock_screen.reason.text() == f"Session locked: {IDLE}."
+    window.lock_screen.log_off_button.click()
+    qtbot.waitUntil(lambda: window.stack.currentIndex() == LOGON, timeout=WAIT)
+    assert app_state.members == []

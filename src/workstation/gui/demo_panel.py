@@ -127,8 +127,8 @@ class DemoPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(hint)
         layout.addLayout(status_row)
-        layout.addWidget(scroll, 1)
         layout.addWidget(self.message)
+        layout.addWidget(scroll, 1)
 
         state.readers_changed.connect(self._readers_changed)
         executor = self._executor
@@ -276,6 +276,10 @@ class _PersonRow(QFrame):
         self.reader_combo.setAccessibleName(f"Reader for {person.name}'s card")
         for index in range(READERS):
             self.reader_combo.addItem(f"Reader {index}", index)
+        self.reader_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.reader_combo.setMinimumContentsLength(len("Reader 1 00 00") + 1)
         # No mnemonics: seven rows would share the same letters.
         self.insert_button = QPushButton("Insert", self)
         self.insert_button.setObjectName(f"demoInsert_{person.slug}")
@@ -311,6 +315,8 @@ class _PersonRow(QFrame):
             self.reader_combo.setItemText(i, reader_label(i, readers).capitalize() + taken)
             name = readers[i] if i < len(readers) else ""
             self.reader_combo.setItemData(i, name, Qt.ItemDataRole.ToolTipRole)
+        view = self.reader_combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # "(has a card)" fits
         if not inserted and self.reader_combo.currentIndex() in occupied:
             free = [i for i in range(self.reader_combo.count()) if i not in occupied]
             if free:
