@@ -8,7 +8,9 @@
 #   opensc                   pkcs11-tool / opensc-tool for cross-checking by hand
 set -euo pipefail
 packages=(softhsm2 pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev xvfb xauth
-          poppler-utils opensc libegl1 libxkbcommon0 libgl1 libfontconfig1 libdbus-1-3)
+          poppler-utils opensc libegl1 libxkbcommon0 libgl1 libfontconfig1 libdbus-1-3
+          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-image0
+          libxcb-render-util0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -69,12 +69,6 @@ def test_locked_session_shows_the_reason_and_unlocks_with_card_and_pin(
     assert screen.form.pin_edit.text() == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LogonService.unlock connects to the reader again while the session still holds "
-    "the member's card exclusively (PC/SC sharing violation); it should authenticate "
-    "through the member's own connection",
-)
 def test_member_unlocks_with_the_card_still_in_the_reader(
     qtbot: Any, app_state: Any, gui_world: GuiWorld
 ) -> None:

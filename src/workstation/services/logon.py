@@ -30,6 +30,7 @@ from workstation.errors import (
     CardNotUsable,
     NotFound,
     PinIncorrect,
+    PolicyRefused,
 )
 from workstation.services.context import ServiceContext
 from workstation.services.ports import CardReaders, CardWatch, PivCard, ReaderStatus
@@ -247,21 +248,34 @@ class LogonService:
         return member
 
     def unlock(self, session: Session, reader: str, pin: bytearray) -> Member:
-        """Unlock a locked session with the card and PIN of someone still in it, or log a
-        returning member on again."""
-        connection = self.ctx.readers.connect(reader)
-        try:
-            member = self._authenticate(session, connection, pin, allow_member=True)
-        except Exception:
-            connection.close()
-            raise
-        existing = session.member(member.person.id)
+        """Unlock a locked session with the card and PIN of someone in it.
+
+        The card may still be in its reader (the session holds that connection: it is
+        used as it is) or be put back into any reader. Someone who is not in the locked
+        session cannot unlock it: they log everyone off and start a new session."""
+        existing = next((m for m in session.members if m.reader == reader), None)
         if existing is not None:
+            member = self._authenticate(session, existing.connection, pin, allow_member=True)
+            if member.person.id != existing.person.id:  # pragma: no cover - one card a reader
+                raise AuthenticationFailed("The card in this reader changed; log on again.")
+            member = existing
+        else:
+            connection = self.ctx.readers.connect(reader)
+            try:
+                member = self._authenticate(session, connection, pin, allow_member=True)
+                existing = session.member(member.person.id)
+                if existing is None:
+                    raise PolicyRefused(
+                        f"{member.name} is not in the locked session; only someone in it can "
+                        "unlock it. Log everyone off to start a new session."
+                    )
+            except Exception:
+                connection.close()
+                raise
             existing.connection.close()
             existing.connection = connection
             existing.reader = reader
-        else:
-            session.add(member)
+            member = existing
         session.unlock()
         with self.ctx.repository.unit_of_work() as uow:
             self.ctx.audit(
