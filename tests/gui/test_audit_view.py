@@ -164,7 +164,7 @@ def test_a_session_without_an_auditor_sees_a_note_not_the_log(
 def test_verify_shows_a_verified_result(qtbot: Any, page: Any) -> None:
     page.verify_button.click()
     qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=WAIT)
-    assert page.headline.text().startswith("✔ Verified: all ")
+    assert page.headline.text().startswith("✔ Verified: entries 1 to ")
     assert "VERIFIED" in page.result_text.text()
     assert page.last_report is not None and page.last_report.ok
     # the verification is itself audited, and the table shows it
@@ -211,7 +211,9 @@ def test_verify_after_tampering_names_the_first_bad_entry(
         db.close()
     page.verify_button.click()
     qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=WAIT)
-    assert page.headline.text().startswith("✘ The audit log FAILED verification at entry 4: ")
+    assert page.headline.text().startswith(
+        "✘ The audit log FAILED verification. First bad entry: 4 — "
+    )
     assert page.last_report is not None and not page.last_report.ok
     assert page.last_report.first_problem is not None
     assert page.last_report.first_problem.seq == 4

@@ -226,7 +226,7 @@ def test_rotate_links_predecessor_and_successor(
     qtbot.addWidget(wizard)
     wizard.show()
     page = wizard.review_page
-    qtbot.waitUntil(lambda: page.old.rowCount() > 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: page.rows > 0, timeout=WAIT)
     old_kcv = page.findChild(QLabel, "oldKeyCheckValue")
     assert old_kcv is not None and old_kcv.text() == key.kcv
     assert page.findChild(QLabel, "newVersion").text() == "2"
@@ -254,7 +254,7 @@ def test_rotate_links_predecessor_and_successor(
     again = RotateWizard(app_state, key.label)
     qtbot.addWidget(again)
     again.show()
-    qtbot.waitUntil(lambda: again.review_page.old.rowCount() > 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: again.review_page.rows > 0, timeout=WAIT)
     again.next()
     assert again.currentId() == again.REVIEW_PAGE
     assert "already has a successor" in error_text(again, "key")

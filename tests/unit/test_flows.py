@@ -252,12 +252,13 @@ def test_rotate_flow_reviews_predecessor_and_successor_then_rotates() -> None:
     assert flow.validate_key() == {"key": "Key ZMK-20260101-0001 has not been read yet."}
     flow.load(detail())
     assert flow.advance() is RotateStep.REVIEW
-    old = dict(flow.predecessor_rows())
-    new = dict(flow.successor_rows())
-    assert old["Key check value"] == "A1B2C3"
-    assert new["Version"] == "2"
-    assert new["State"] == "pre-activation"
-    assert new["Template"] == "Zone master key (KEK) (version 1)"
+    rows = {name: (old, new) for name, old, new in flow.comparison_rows()}
+    assert rows["Key check value"][0] == "A1B2C3"
+    assert rows["Version"] == ("1", "2")
+    assert rows["State"] == ("active", "pre-activation")
+    assert rows["Template"][1] == "Zone master key (KEK) (version 1)"
+    assert rows["Crypto-period"] == ("730 days (2 years)", "730 days (2 years)")
+    assert rows["End of crypto-period"][1] == "2028-03-09 14:30 UTC if activated today"
     assert flow.validate_review("x" * 501) == {
         "reason": "Keep the reason to 500 characters (it has 501)."
     }

@@ -618,37 +618,36 @@ class RotateFlow(_Flow[RotateStep]):
             return {"key": f"Template {template.name!r} does not allow rotation."}
         return {}
 
-    def predecessor_rows(self) -> list[tuple[str, str]]:
+    def comparison_rows(self) -> list[tuple[str, str, str]]:
+        """(attribute, predecessor, successor) side by side, in reading order."""
         if self.detail is None:
             return []
-        k = self.detail.key
+        k, t = self.detail.key, self.detail.template
+        if t is None:
+            return [("Label", k.label, "—"), ("Key check value", k.kcv, "—")]
+        end = self.clock() + timedelta(days=t.crypto_period_days)
         return [
-            ("Label", k.label),
-            ("State", k.state.value),
-            ("Version", str(k.version)),
-            ("Algorithm", describe_algorithm(k.algorithm)),
-            ("TR-31", f"usage {k.key_usage}, mode {k.mode_of_use}, export {k.exportability}"),
-            ("Key check value", k.kcv),
-            ("Activation", _when(k.activation_date)),
-            ("End of crypto-period", _when(k.deactivation_date)),
-        ]
-
-    def successor_rows(self) -> list[tuple[str, str]]:
-        if self.detail is None or self.detail.template is None:
-            return []
-        t, k = self.detail.template, self.detail.key
-        now = self.clock()
-        return [
-            ("Template", f"{t.name} (version {t.version})"),
-            ("Label", f"from the pattern {t.label_pattern}"),
-            ("State", KeyState.PRE_ACTIVATION.value),
-            ("Version", str(k.version + 1)),
-            ("Algorithm", describe_algorithm(t.algorithm)),
-            ("TR-31", f"usage {t.key_usage}, mode {t.mode_of_use}, export {t.exportability}"),
-            ("Crypto-period", describe_period(t.crypto_period_days)),
+            ("Template", t.name, f"{t.name} (version {t.version})"),
+            ("Label", k.label, f"from the pattern {t.label_pattern}"),
+            ("State", k.state.value, KeyState.PRE_ACTIVATION.value),
+            ("Version", str(k.version), str(k.version + 1)),
+            ("Algorithm", describe_algorithm(k.algorithm), describe_algorithm(t.algorithm)),
+            (
+                "TR-31",
+                f"usage {k.key_usage}, mode {k.mode_of_use}, export {k.exportability}",
+                f"usage {t.key_usage}, mode {t.mode_of_use}, export {t.exportability}",
+            ),
+            ("Key check value", k.kcv, "computed by the HSM when generated"),
+            ("Activation", _when(k.activation_date), "when someone activates it"),
+            (
+                "Crypto-period",
+                describe_period((k.deactivation_date - k.activation_date).days),
+                describe_period(t.crypto_period_days),
+            ),
             (
                 "End of crypto-period",
-                _when(now + timedelta(days=t.crypto_period_days)) + " (if activated today)",
+                _when(k.deactivation_date),
+                f"{_when(end)} if activated today",
             ),
         ]
 
@@ -701,8 +700,8 @@ class RotateFlow(_Flow[RotateStep]):
         old, new = self.result
         return (
             f"Key {old.label} now has the successor {new.label} (version {new.version}, KCV "
-            f"{new.kcv}); each names the other. The predecessor stays {old.state.value} "
-            "until you deactivate it."
+            f"{new.kcv}); each names the other. The predecessor stays {old.state.value}: "
+            "change its state when the successor takes over."
         )
 
     def errors(self, step: RotateStep | None = None) -> FieldErrors:
@@ -958,8 +957,6 @@ class StateChangeFlow(_Flow[StateChangeStep]):
             rows.append(("Reason", self.reason))
         if self.compromise_date is not None:
             rows.append(("Compromised on", f"{self.compromise_date:%Y-%m-%d}"))
-        if self.requirement is not None:
-            rows.append(("Needs", self.requirement.quorum))
         return rows
 
     def validate_confirm(self, confirmed: bool) -> FieldErrors:

@@ -64,6 +64,7 @@ from workstation.flows.wizards import (
     PolicyForm,
     TemplateForm,
     describe_period,
+    quorum_text,
 )
 from workstation.services.session import Session
 
@@ -181,6 +182,14 @@ def _table(model: RecordModel, name: str, parent: QWidget) -> QTableView:
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     return view
+
+
+def _fit(view: QTableView) -> None:
+    """Columns as wide as their contents, with room to breathe."""
+    view.resizeColumnsToContents()
+    header = view.horizontalHeader()
+    for column in range(header.count() - 1):
+        header.resizeSection(column, header.sectionSize(column) + 16)
 
 
 def _selected(view: QTableView, model: RecordModel) -> Any:
@@ -611,7 +620,7 @@ class PeopleSection(_Section):
             )
             for person, cards in sorted(data.people, key=lambda pc: pc[0].name.casefold())
         )
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         if chosen is not None:
             _select(self.table, self.model, lambda p: p.id == chosen.id)
         self.hint.setText(
@@ -740,7 +749,7 @@ class CardsSection(_Section):
                     )
                 )
         self.model.set_rows(rows)
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         if chosen is not None:
             _select(self.table, self.model, lambda c: c.id == chosen.id)
         self.hint.setText(
@@ -940,7 +949,7 @@ class GroupsSection(_Section):
             )
             for group, members in sorted(data.groups, key=lambda gm: gm[0].name.casefold())
         )
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         self.hint.setText(
             "A group requirement in a quorum ('2 of group custodians A') takes the group's "
             f"threshold. Changing groups needs {data.needs(Action.MANAGE_GROUPS)}."
@@ -1000,12 +1009,13 @@ class TemplateDialog(QDialog):
         self.errors: dict[str, ErrorLabel] = {}
 
         left = QFormLayout()
-        left.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        left.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self.name = QLineEdit(form_values.name, self)
         self.name.setObjectName("templateName")
         self._row(left, "Name:", self.name, "name")
         self.description = QLineEdit(form_values.description, self)
         self.description.setObjectName("templateDescription")
+        self.description.setCursorPosition(0)
         self.description.setPlaceholderText("what the keys are for")
         self._row(left, "Purpose:", self.description, "description")
         self.algorithm = QComboBox(self)
@@ -1031,10 +1041,12 @@ class TemplateDialog(QDialog):
             "Fields: {seq} (required, e.g. {seq:04d}), {date}, {year}, {template}, {version}."
         )
         self.pattern.textChanged.connect(self._preview)
-        self._row(left, "Label pattern:", self.pattern, "label_pattern")
+        left.addRow("Label pattern:", self.pattern)
         self.example = QLabel(self)
         self.example.setObjectName("templateLabelExample")
         left.addRow("", self.example)
+        self.errors["label_pattern"] = ErrorLabel("error_label_pattern", self)
+        left.addRow("", self.errors["label_pattern"])
         self.test_key = QCheckBox("Test key (for test tools only, never live traffic)", self)
         self.test_key.setObjectName("templateTestKey")
         self.test_key.setChecked(form_values.test_key)
@@ -1054,7 +1066,7 @@ class TemplateDialog(QDialog):
             edit = QLineEdit(overrides.get(action, ""), right)
             edit.setObjectName(f"quorum_{action.value}")
             try:
-                edit.setPlaceholderText(policy.quorum_for(action).describe())
+                edit.setPlaceholderText(quorum_text(policy.quorum_for(action)))
             except BadInput:
                 edit.setPlaceholderText("e.g. 2 key_custodian")
             grid.addWidget(box, row, 0)
@@ -1067,6 +1079,7 @@ class TemplateDialog(QDialog):
             self.errors[field] = label
             grid.addWidget(label, last + offset, 0, 1, 2)
         grid.setColumnStretch(1, 1)
+        grid.setRowStretch(last + 2, 1)
 
         self._set_combo(self.algorithm, form_values.algorithm)
         self._set_combo(self.usage, form_values.key_usage)
@@ -1075,7 +1088,10 @@ class TemplateDialog(QDialog):
         self.period.setValue(int(form_values.crypto_period_days))
 
         columns = QHBoxLayout()
-        columns.addLayout(left, 1)
+        left_box = QVBoxLayout()
+        left_box.addLayout(left)
+        left_box.addStretch(1)
+        columns.addLayout(left_box, 1)
         columns.addWidget(right, 1)
         layout = QVBoxLayout(self)
         needs = data.needs(Action.MANAGE_TEMPLATES) if data else "its quorum"
@@ -1100,11 +1116,14 @@ class TemplateDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._preview()
-        self.resize(1040, 640)
+        self.resize(1040, self.sizeHint().height())
 
     def _codes(self, name: str, table: dict[str, str] | Any) -> QComboBox:
         combo = QComboBox(self)
         combo.setObjectName(name)
+        # The meanings are long: the list shows them whole, the closed box elides.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(28)
         for code, meaning in table.items():
             combo.addItem(f"{code} — {meaning}", code)
         return combo
@@ -1259,7 +1278,7 @@ class TemplatesSection(_Section):
                 key=lambda t: (t.status is not TemplateStatus.ACTIVE, t.name.casefold()),
             )
         )
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         if chosen is not None:
             _select(self.table, self.model, lambda t: t.id == chosen.id)
         self.hint.setText(
@@ -1338,13 +1357,21 @@ class PoliciesSection(_Section):
         self.timeout.setRange(1, 86_400)
         self.timeout.setSuffix(" seconds")
         self.timeout.setGroupSeparatorShown(True)
+        self.timeout.setMinimumWidth(160)
+        self.timeout.valueChanged.connect(self._timeout_changed)
+        self.timeout_words = QLabel(self)
+        self.timeout_words.setObjectName("idleTimeoutWords")
         self.timeout_error = ErrorLabel("error_idle_timeout_seconds", self)
         self.roles_note = _hint(self, "incompatibleRoles")
         self.error = ErrorLabel("policyError", self)
         self.apply_button = _button("&Apply changes…", "applyPolicyButton", self, self.apply)
         self.revert_button = _button("&Undo edits", "revertPolicyButton", self, self.revert)
         form = QFormLayout()
-        form.addRow("Lock an idle session after:", self.timeout)
+        timeout_row = QHBoxLayout()
+        timeout_row.addWidget(self.timeout)
+        timeout_row.addWidget(self.timeout_words)
+        timeout_row.addStretch(1)
+        form.addRow("Lock an idle session after:", timeout_row)
         form.addRow("", self.timeout_error)
         form.addRow("One person may not be both:", self.roles_note)
         buttons = QHBoxLayout()
@@ -1393,10 +1420,19 @@ class PoliciesSection(_Section):
             self.table.setItem(row, self.MEANING, meaning)
             self._explain(row)
         self._filling = False
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         self.timeout.setValue(policy.idle_timeout_seconds)
         self.timeout_error.show_error(None)
         self.error.show_error(None)
+
+    def _timeout_changed(self, seconds: int) -> None:
+        minutes, rest = divmod(seconds, 60)
+        if minutes and not rest:
+            self.timeout_words.setText(f"({minutes} minute{'s' if minutes != 1 else ''})")
+        elif minutes:
+            self.timeout_words.setText(f"({minutes} min {rest} s)")
+        else:
+            self.timeout_words.setText("")
 
     def row_of(self, action: Action) -> int:
         for row in range(self.table.rowCount()):

@@ -550,23 +550,28 @@ class AuditPage(QWidget):
     def show_report(self, report: Report) -> None:
         self.last_report = report
         if report.ok:
-            span = (
-                f" (entries {report.first_seq:,} to {report.last_seq:,})"
-                if report.first_seq is not None and report.last_seq is not None
-                else ""
-            )
+            if report.first_seq is not None and report.last_seq is not None:
+                what = f"entries {report.first_seq:,} to {report.last_seq:,} are"
+            else:
+                what = "the log is"
+            n = report.checkpoints_valid
+            signed = "the signed checkpoint" if n == 1 else f"all {n:,} signed checkpoints"
             self._banner(
-                f"✔ Verified: all {report.entries_checked:,} entries{span} are complete and "
-                f"unaltered, and match all {report.checkpoints_valid:,} signed checkpoints.",
+                f"✔ Verified: {what} complete and unaltered, and match {signed}.",
                 report.summary(),
                 good=True,
             )
         else:
             first = report.first_problem
-            where = f"at entry {first.seq:,}" if first is not None and first.seq is not None else ""
+            message = report.problem or "unknown problem"
+            if first is not None and first.seq is not None:
+                message = message.removeprefix(f"entry {first.seq}: ")
+                where = f" First bad entry: {first.seq:,} — {message}."
+            else:
+                where = f" {message}."
             self._banner(
-                f"✘ The audit log FAILED verification {where}: {report.problem}. Report this "
-                "to the security officers; keep the workstation as it is.",
+                f"✘ The audit log FAILED verification.{where} Report this to the security "
+                "officers and keep the workstation as it is.",
                 report.summary(),
                 good=False,
             )

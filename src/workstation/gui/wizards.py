@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -282,8 +283,9 @@ class _FlowWizard(QWizard):
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
-        self.resize(760, 600)
+        self.resize(820, 620)
         self.finished.connect(self._on_finished)
         state.runner.busy_changed.connect(self._on_busy)
 
@@ -496,7 +498,11 @@ class _GenerateReviewPage(_FlowPage):
         self.count.setGroupSeparatorShown(True)
         self.count.setToolTip("More than one key: each is named by the template's pattern.")
         self.count.valueChanged.connect(self._count_changed)
-        form.addRow("Number of keys:", self.count)
+        self.count.setMinimumWidth(120)
+        count_row = QHBoxLayout()
+        count_row.addWidget(self.count)
+        count_row.addStretch(1)
+        form.addRow("Number of keys:", count_row)
         self.add_error("count", form)
         self.label = QLineEdit(self)
         self.label.setObjectName("keyLabel")
@@ -755,20 +761,17 @@ class _RotateReviewPage(_FlowPage):
         super().__init__(info.title, info.subtitle, wizard)
         self.setObjectName("rotateReviewPage")
         self.w = wizard
+        self.rows = 0
         layout = QVBoxLayout(self)
         self.status = _note(f"Reading key {wizard.flow.key_label}…", self)
         self.status.setObjectName("rotateStatus")
         layout.addWidget(self.status)
-        row = QHBoxLayout()
-        old_box = QGroupBox("Predecessor (the key now)", self)
-        self.old = _form()
-        old_box.setLayout(self.old)
-        new_box = QGroupBox("Successor (to be generated)", self)
-        self.new = _form()
-        new_box.setLayout(self.new)
-        row.addWidget(old_box, 1)
-        row.addWidget(new_box, 1)
-        layout.addLayout(row)
+        box = QGroupBox("Predecessor and successor", self)
+        self.grid = QGridLayout(box)
+        self.grid.setColumnStretch(1, 1)
+        self.grid.setColumnStretch(2, 1)
+        self.grid.setHorizontalSpacing(16)
+        layout.addWidget(box)
         self.add_error("key", layout)
         form = _form()
         self.reason = QLineEdit(self)
@@ -787,12 +790,29 @@ class _RotateReviewPage(_FlowPage):
         def loaded(detail: KeyDetail, _: list[Availability]) -> None:
             flow = self.w.flow
             flow.load(detail)
-            fill_form(self.old, flow.predecessor_rows(), prefix="old")
-            fill_form(self.new, flow.successor_rows(), prefix="new")
+            self._fill(flow.comparison_rows())
             self.status.setText(flow.summary())
             self.show_errors(flow.validate_key())
 
         _load_key(self.w, self.w.flow.key_label, loaded)
+
+    def _fill(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        bold = self.font()
+        bold.setBold(True)
+        for column, title in enumerate(("", "Predecessor (the key now)", "Successor (to be made)")):
+            header = QLabel(title, self)
+            header.setFont(bold)
+            self.grid.addWidget(header, 0, column)
+        for row, (name, old, new) in enumerate(rows, start=1):
+            key = "".join(w.capitalize() for w in re.findall(r"[A-Za-z0-9]+", name))
+            self.grid.addWidget(QLabel(f"{name}:", self), row, 0, Qt.AlignmentFlag.AlignTop)
+            for column, (prefix, text) in enumerate((("old", old), ("new", new)), start=1):
+                value = QLabel(text, self)
+                value.setObjectName(prefix + key)
+                value.setWordWrap(True)
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.grid.addWidget(value, row, column, Qt.AlignmentFlag.AlignTop)
+        self.rows = len(rows)
 
     def validatePage(self) -> bool:
         flow = self.w.flow
@@ -855,7 +875,9 @@ class _RotateResultPage(_FlowPage):
         layout.addWidget(self.summary)
         self.model = RowsModel(["", "Label", "KCV", "State"], self)
         self.table = _result_table(self.model, "resultTable", self)
-        layout.addWidget(self.table, 1)
+        self.table.setMaximumHeight(120)
+        layout.addWidget(self.table)
+        layout.addStretch(1)
 
     def initializePage(self) -> None:
         self.summary.setText(self.w.flow.result_summary())
