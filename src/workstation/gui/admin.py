@@ -66,6 +66,7 @@ from workstation.flows.wizards import (
     describe_period,
     quorum_text,
 )
+from workstation.services.logon import Requirement
 from workstation.services.session import Session
 
 from .actions import perform
@@ -836,7 +837,12 @@ class GroupDialog(QDialog):
         self.threshold.setObjectName("groupThreshold")
         self.threshold.setRange(1, 99)
         self.threshold.setValue(group.threshold if group else 2)
-        form.addRow("Threshold:", self.threshold)
+        self.threshold.setMinimumWidth(80)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold)
+        threshold_row.addWidget(QLabel("of the members ticked below must act together", self))
+        threshold_row.addStretch(1)
+        form.addRow("Threshold:", threshold_row)
         self.errors["threshold"] = ErrorLabel("error_threshold", self)
         form.addRow("", self.errors["threshold"])
         self.people = QListWidget(self)
@@ -1375,13 +1381,14 @@ class PoliciesSection(_Section):
         form.addRow("", self.timeout_error)
         form.addRow("One person may not be both:", self.roles_note)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.error, 1)
+        buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
+        layout.addWidget(self.error)
         layout.addLayout(buttons)
         self._filling = False
         self.policy: PolicySet | None = None
@@ -1532,6 +1539,7 @@ class AdminPage(QWidget):
         self.data: AdminData | None = None
         self._stale = True
         self._ticket = 0
+        self._bad = False
         self.status = QLabel(self)
         self.status.setObjectName("adminStatus")
         self.status.setWordWrap(True)
@@ -1559,6 +1567,7 @@ class AdminPage(QWidget):
     def say(self, text: str, *, bad: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet(ERROR_STYLE if bad else "")
+        self._bad = bad
 
     def confirm(self, title: str, text: str) -> bool:
         return _confirm(self, title, text)
@@ -1585,6 +1594,8 @@ class AdminPage(QWidget):
             if ticket != self._ticket:
                 return
             self.data = data
+            if self._bad:
+                self.say("")  # a reading problem shown before is over
             for section in self.sections():
                 section.show_data(data)
 
@@ -1592,7 +1603,17 @@ class AdminPage(QWidget):
             if ticket == self._ticket:
                 self.say(describe(exc)[1], bad=True)
 
-        self.state.run(work, title="read the administration", on_done=done, on_error=failed)
+        def checked(requirement: Requirement) -> None:
+            # Asked first, so that a session that may not read does not fill the audit log
+            # with refused attempts each time something changes.
+            if ticket != self._ticket:
+                return
+            if requirement.met:
+                self.state.run(work, title="read the administration", on_done=done, on_error=failed)
+            else:
+                self.say(requirement.explain(), bad=True)
+
+        self.state.requirement(Action.VIEW_INVENTORY, None, checked, on_error=failed)
 
     def _session_changed(self) -> None:
         if not self.state.members:

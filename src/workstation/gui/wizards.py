@@ -331,8 +331,6 @@ class _FlowWizard(QWizard):
             self.running = False
             if not self.closed:
                 on_done(result)
-            else:
-                self.deleteLater()
 
         perform(
             self.state,
@@ -346,16 +344,18 @@ class _FlowWizard(QWizard):
         )
 
     def _on_busy(self, busy: bool) -> None:
-        # The work failed or the co-sign was cancelled: the page may be tried again.
-        if not busy and self.running:
-            self.running = False
-            if self.closed:
-                self.deleteLater()
+        if busy:
+            return
+        # Nothing runs: the work is over (or failed, or the co-sign was cancelled), so the
+        # page may be tried again; a closed wizard is deleted only now, as the progress
+        # dialog of work still running is its child.
+        self.running = False
+        if self.closed:
+            self.deleteLater()
 
     def _on_finished(self, _result: int) -> None:
         self.closed = True
-        self.state.runner.busy_changed.disconnect(self._on_busy)
-        if not self.running:
+        if not self.state.runner.busy:
             self.deleteLater()
 
 
