@@ -258,3 +258,40 @@ def test_rotate_links_predecessor_and_successor(
     again.next()
     assert again.currentId() == again.REVIEW_PAGE
     assert "already has a successor" in error_text(again, "key")
+
+
+def test_bulk_generation_can_be_cancelled_and_keeps_the_keys_made(
+    qtbot: Any, app_state: Any, gui_world: GuiWorld
+) -> None:
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
+
+    from workstation.gui.wizards import GenerateKeyWizard
+
+    log_on(qtbot, app_state, gui_world, "carl", "chen")
+    wizard = GenerateKeyWizard(app_state)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    templates = wizard.findChild(QListWidget, "templateList")
+    qtbot.waitUntil(lambda: templates.count() > 0, timeout=WAIT)
+    wizard.template_page.select("PIN encryption key")
+    wizard.next()
+    wizard.review_page.count.setValue(20_000)
+    wizard.next()
+    wizard.next()
+
+    def progressed() -> bool:
+        dialog = wizard.findChild(QProgressDialog, "progressDialog")
+        return dialog is not None and dialog.value() > 0
+
+    qtbot.waitUntil(progressed, timeout=WAIT)
+    dialog = wizard.findChild(QProgressDialog, "progressDialog")
+    assert "keys generated" in dialog.labelText()
+    cancel = dialog.findChild(QPushButton)
+    assert cancel is not None and cancel.text() == "Cancel"
+    cancel.click()
+    qtbot.waitUntil(lambda: wizard.currentId() == wizard.RESULT_PAGE, timeout=WAIT)
+    made = len(wizard.result_page.model.rows)
+    assert 0 < made < 20_000
+    assert wizard.result_page.summary.text().startswith(
+        f"Stopped after {made:,} of 20,000 keys: cancelled."
+    )
