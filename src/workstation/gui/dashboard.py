@@ -49,16 +49,10 @@ from workstation.domain.templates import KEY_USAGES, KeyTemplate
 from workstation.services.ports import KeyQuery
 
 from .errors import describe
-from .inventory import STATE_COLOURS, STATE_MEANINGS, STATE_NAMES, count_text
+from .inventory import IN_SERVICE, STATE_COLOURS, STATE_MEANINGS, STATE_NAMES, count_text
 from .runner import JobControl
 from .state import AppState
 
-# Keys still in service: the ones whose end of crypto-period calls for action.
-IN_SERVICE: tuple[KeyState, ...] = (
-    KeyState.PRE_ACTIVATION,
-    KeyState.ACTIVE,
-    KeyState.SUSPENDED,
-)
 WINDOWS: tuple[int, ...] = (30, 90, 365)  # the horizons the dashboard reports
 BUCKET_EDGES: tuple[int, ...] = (0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 365)
 OVERDUE_COLOUR = "#8e0016"
@@ -118,7 +112,7 @@ def collect_figures(
             by_usage.append((usage, n))
             counted += n
     by_usage.sort(key=lambda item: (-item[1], item[0]))
-    in_service = KeyQuery(states=IN_SERVICE)
+    in_service = KeyQuery(states=tuple(s for s in KeyState if s in IN_SERVICE))
 
     def due_before(days: int) -> int:
         return count(replace(in_service, expiring_before=now + timedelta(days=days)))
@@ -262,14 +256,27 @@ class ExpiryTimeline(QWidget):
             int(plot.left()), int(plot.bottom()), int(plot.right()), int(plot.bottom())
         )
 
-        # Bars with their counts above and day ranges below.
-        slot = plot.width() / len(values)
-        bar_width = max(6.0, slot * 0.66)
+        # Bars with their counts above. The overdue bar stands apart on the left; the
+        # others sit on a days axis whose ticks mark the bucket edges (0 = today).
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
         small_metrics = QFontMetrics(small)
-        for i, (value, label, colour) in enumerate(zip(values, labels, colours, strict=True)):
-            x = plot.left() + i * slot + (slot - bar_width) / 2
+        painter.setFont(small)
+        overdue_slot = max(
+            plot.width() / len(values), small_metrics.horizontalAdvance("Overdue") + 12
+        )
+        gap = small_metrics.horizontalAdvance("today") / 2 + 8
+        axis_left = plot.left() + overdue_slot + gap
+        slot = (plot.right() - axis_left) / len(f.buckets)
+        slots = [QRectF(plot.left(), plot.top(), overdue_slot, plot.height())] + [
+            QRectF(axis_left + k * slot, plot.top(), slot, plot.height())
+            for k in range(len(f.buckets))
+        ]
+        for i, (value, label, colour, area) in enumerate(
+            zip(values, labels, colours, slots, strict=True)
+        ):
+            bar_width = max(6.0, min(area.width(), slot) * 0.66)
+            x = area.center().x() - bar_width / 2
             height = plot.height() * value / top
             bar = QRectF(x, plot.bottom() - height, bar_width, height)
             painter.fillRect(bar, QColor(colour))
@@ -278,10 +285,7 @@ class ExpiryTimeline(QWidget):
                 if i == 0
                 else f"{count_text(value)} whose crypto-period ends in {label} days"
             )
-            self._bars.append(
-                (QRectF(plot.left() + i * slot, plot.top(), slot, plot.height()), tip)
-            )
-            painter.setFont(small)
+            self._bars.append((area, tip))
             painter.setPen(text_colour)
             if value:
                 painter.drawText(
@@ -289,15 +293,29 @@ class ExpiryTimeline(QWidget):
                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
                     f"{value:,}",
                 )
-            painter.drawText(
-                QRectF(plot.left() + i * slot, plot.bottom() + 4, slot, line),
-                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                small_metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(slot)),
-            )
-            painter.setFont(self.font())
         painter.setPen(text_colour)
         painter.drawText(
-            QRectF(plot.left(), plot.bottom() + line + 8, plot.width(), line),
+            QRectF(plot.left(), plot.bottom() + 4, overdue_slot, line),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            "Overdue",
+        )
+        for k, edge in enumerate(BUCKET_EDGES):
+            x = axis_left + k * slot
+            painter.drawLine(int(x), int(plot.bottom()), int(x), int(plot.bottom() + 3))
+            text = "today" if edge == 0 else str(edge)
+            half = slot / 2
+            painter.drawText(
+                QRectF(x - half, plot.bottom() + 4, slot, line),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                text,
+            )
+        # A faint line where the future begins.
+        painter.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
+        painter.drawLine(int(axis_left), int(plot.top()), int(axis_left), int(plot.bottom()))
+        painter.setFont(self.font())
+        painter.setPen(text_colour)
+        painter.drawText(
+            QRectF(axis_left, plot.bottom() + line + 8, plot.right() - axis_left, line),
             Qt.AlignmentFlag.AlignHCenter,
             "days from today until the end of the crypto-period",
         )
@@ -402,6 +420,8 @@ class DashboardPage(QWidget):
             tile.setObjectName(f"stateCount_{key_state.value}")
             tiles.addWidget(tile, 0, i)
             self.state_tiles[key_state] = tile
+        for column in range(len(KeyState) + 1):
+            tiles.setColumnStretch(column, 1)
 
         self.timeline = ExpiryTimeline(self)
         timeline_box = QGroupBox("When keys in service reach the end of their crypto-period", self)

@@ -28,20 +28,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
     QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QSettings,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetrics,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -64,8 +77,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableView,
     QToolButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -145,6 +156,10 @@ STATE_MEANINGS: Mapping[KeyState, str] = {
     KeyState.DESTROYED: "key material erased; only the record remains",
 }
 _STATE_ORDER = {s: i for i, s in enumerate(KeyState)}
+# Keys still in service: the end of their crypto-period calls for action.
+IN_SERVICE: frozenset[KeyState] = frozenset(
+    {KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED}
+)
 OVERDUE_COLOUR = "#b00020"
 SOON_COLOUR = "#b26a00"
 SOON_DAYS = 30
@@ -161,6 +176,9 @@ ACTION_BUTTONS: tuple[tuple[Action, str, str], ...] = (
 SIMPLE_ACTIONS = frozenset(
     {Action.ACTIVATE_KEY, Action.SUSPEND_KEY, Action.REINSTATE_KEY, Action.DEACTIVATE_KEY}
 )
+
+# The order a custodian reads a row in: name, state, check value, then the rest.
+VISUAL_ORDER: tuple[int, ...] = (LABEL, STATE, KCV, EXPIRES, USAGE, ALGORITHM, TEMPLATE, ACTIVATION)
 
 _ROOT = QModelIndex()
 
@@ -503,7 +521,7 @@ class KeyTableModel(QAbstractTableModel):
             return f"{key.key_usage}: {KEY_USAGES.get(key.key_usage, 'unknown usage')}"
         if column == STATE:
             return f"{STATE_NAMES[key.state]}: {STATE_MEANINGS[key.state]}"
-        if column == EXPIRES and key.state is not KeyState.DESTROYED:
+        if column == EXPIRES and key.state in IN_SERVICE:
             days = (key.deactivation_date - self._now()).days
             if days < 0:
                 return f"The crypto-period ended {-days} days ago: deactivate or rotate the key."
@@ -515,7 +533,7 @@ class KeyTableModel(QAbstractTableModel):
     def _foreground(self, key: ManagedKey, column: int) -> QColor | None:
         if column == STATE:
             return QColor(STATE_COLOURS[key.state])
-        if column == EXPIRES and key.state is not KeyState.DESTROYED:
+        if column == EXPIRES and key.state in IN_SERVICE:
             left = key.deactivation_date - self._now()
             if left < timedelta(0):
                 return QColor(OVERDUE_COLOUR)
@@ -782,11 +800,7 @@ class KeysPage(QWidget):
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        widths = {LABEL: 170, ALGORITHM: 86, USAGE: 52, KCV: 96, STATE: 100, TEMPLATE: 170}
-        for column, width in widths.items():
-            self.table.setColumnWidth(column, width)
-        self.table.setColumnWidth(ACTIVATION, 88)
-        self.table.setColumnWidth(EXPIRES, 88)
+        self._arrange_columns()
         self.table.setSortingEnabled(True)
         header.setSortIndicator(LABEL, Qt.SortOrder.AscendingOrder)
         self.status = QLabel(self)
@@ -834,6 +848,57 @@ class KeysPage(QWidget):
         QShortcut(QKeySequence.StandardKey.Find, self, self.search.setFocus)
         self._apply_filter_to_widgets(self._filter)
 
+    # --- columns -------------------------------------------------------------------------
+
+    def _arrange_columns(self) -> None:
+        """Widths from the font; the columns a custodian reads first on the left. The
+        header's context menu hides and shows columns; the choice is remembered."""
+        header = self.table.horizontalHeader()
+        fm = self.table.fontMetrics()
+        fixed = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        pad = 22  # cell margins and the sort arrow
+        widths = {
+            LABEL: fm.horizontalAdvance("MAC-20260128-00001") + pad,
+            ALGORITHM: fm.horizontalAdvance("TDES-3KEY") + pad,
+            USAGE: fm.horizontalAdvance("Usage") + pad,
+            KCV: fixed.horizontalAdvance("0123456789") + pad,
+            STATE: fm.horizontalAdvance("Pre-activation") + pad,
+            TEMPLATE: fm.horizontalAdvance("Zone master key (KEK)") + pad,
+            ACTIVATION: fm.horizontalAdvance("2026-11-24") + pad,
+            EXPIRES: fm.horizontalAdvance("2026-11-24") + pad,
+        }
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
+        for visual, column in enumerate(VISUAL_ORDER):
+            header.moveSection(header.visualIndex(column), visual)
+        saved = self.state.settings.value("inventory/header")
+        if isinstance(saved, QByteArray):
+            header.restoreState(saved)
+        header.setSortIndicator(LABEL, Qt.SortOrder.AscendingOrder)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        header.sectionMoved.connect(lambda *_: self._save_header())
+        header.sectionResized.connect(lambda *_: self._save_header())
+
+    def _header_menu(self, pos: QPoint) -> None:
+        header = self.table.horizontalHeader()
+        menu = QMenu(self)
+        menu.setObjectName("columnMenu")
+        for column, title in enumerate(COLUMN_TITLES):
+            action = menu.addAction(title)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.setEnabled(column != LABEL)
+            action.toggled.connect(lambda shown, c=column: self._show_column(c, shown))
+        menu.popup(header.mapToGlobal(pos))
+
+    def _show_column(self, column: int, shown: bool) -> None:
+        self.table.horizontalHeader().setSectionHidden(column, not shown)
+        self._save_header()
+
+    def _save_header(self) -> None:
+        self.state.settings.setValue("inventory/header", self.table.horizontalHeader().saveState())
+
     # --- filter bar ----------------------------------------------------------------------
 
     def _build_filter_bar(self) -> None:
@@ -847,7 +912,7 @@ class KeysPage(QWidget):
         self.search.setObjectName("searchBox")
         self.search.setPlaceholderText("Label or key check value, e.g. ZMK-2026 or 1A2B3C")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(260)
+        self.search.setMinimumWidth(200)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
         self.search.returnPressed.connect(self._filters_changed)
         search_label = QLabel("&Search:", bar)
@@ -865,7 +930,7 @@ class KeysPage(QWidget):
         self.states_button.setObjectName("stateFilter")
         self.states_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.states_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.states_button.setMinimumWidth(150)
+        self.states_button.setMinimumWidth(120)
         menu = QMenu(self.states_button)
         menu.setObjectName("stateFilterMenu")
         self.state_actions: dict[KeyState, QAction] = {}
@@ -887,7 +952,7 @@ class KeysPage(QWidget):
         self.usage.addItem("Any usage", None)
         for code, meaning in KEY_USAGES.items():
             self.usage.addItem(f"{code} — {meaning}", code)
-        self._compact(self.usage, 16)
+        self._compact(self.usage, 11)
         self.usage.currentIndexChanged.connect(self._filters_changed)
         usage_label = QLabel("&Usage:", bar)
         usage_label.setBuddy(self.usage)
@@ -904,7 +969,7 @@ class KeysPage(QWidget):
         self.template = QComboBox(bar)
         self.template.setObjectName("templateFilter")
         self.template.addItem("Any template", None)
-        self._compact(self.template, 18)
+        self._compact(self.template, 13)
         self.template.currentIndexChanged.connect(self._filters_changed)
         template_label = QLabel("Te&mplate:", bar)
         template_label.setBuddy(self.template)
@@ -937,6 +1002,7 @@ class KeysPage(QWidget):
         row1.addWidget(search_label)
         row1.addWidget(self.search, 1)
         row1.addWidget(self.search_mode)
+        row1.addWidget(self.clear_button)
         row1.addSpacing(16)
         row1.addWidget(self.generate_button)
         row2 = QHBoxLayout()
@@ -954,7 +1020,6 @@ class KeysPage(QWidget):
         ):
             row2.addWidget(widget)
         row2.addStretch(1)
-        row2.addWidget(self.clear_button)
         grid.addLayout(row1, 0, 0)
         grid.addLayout(row2, 1, 0)
         self.filter_bar: QFrame = bar
@@ -1022,10 +1087,10 @@ class KeysPage(QWidget):
         chosen = [STATE_NAMES[s] for s, a in self.state_actions.items() if a.isChecked()]
         if not chosen:
             text = "Any state"
-        elif len(chosen) <= 2:
-            text = ", ".join(chosen)
+        elif len(chosen) == 1:
+            text = chosen[0]
         else:
-            text = f"{chosen[0]} +{len(chosen) - 1} more"
+            text = f"{chosen[0]} +{len(chosen) - 1}"
         self.states_button.setText(text)
         self.states_button.setToolTip(
             "Show keys in these states: " + (", ".join(chosen) if chosen else "any state")
@@ -1137,7 +1202,7 @@ class KeysPage(QWidget):
             self.model.set_rows(loaded.keys, loaded.total, keep_view=same_query)
             self._sync_sort_indicator()
             self._show_status()
-            self._reselect()
+            self._reselect(keep_view=same_query)
             self.rows_loaded.emit(loaded.total)
 
         def failed(exc: BaseException) -> None:
@@ -1225,10 +1290,15 @@ class KeysPage(QWidget):
             self.detail.show_loading(key)
             self._detail_timer.start()
 
-    def _reselect(self) -> None:
+    def _reselect(self, *, keep_view: bool) -> None:
         if self._selected_id is None:
             return
         row = self.model.row_of(self._selected_id)
+        if row is None and not keep_view:
+            # New filters: the detail follows the table, and the key is not in it.
+            self._selected_id = None
+            self.detail.clear()
+            return
         if row is not None:
             index = self.model.index(row, LABEL)
             if self.table.currentIndex().row() != row:
@@ -1365,6 +1435,20 @@ class KeysPage(QWidget):
 # --- the detail pane ---------------------------------------------------------------------
 
 
+class _FittingBody(QWidget):
+    """Content of a scroll area whose wrapped labels get the height they need at the width
+    they are given (a scroll area sizes its widget from its size hint, which is computed
+    for the preferred width, and wrapped text would be clipped)."""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            needed = layout.heightForWidth(self.width())
+            if needed > 0 and needed != self.minimumHeight():
+                self.setMinimumHeight(needed)
+
+
 class KeyDetailPane(QWidget):
     """Everything about one key: attributes, integrity, links, actions, history, audit."""
 
@@ -1378,6 +1462,8 @@ class KeyDetailPane(QWidget):
         self.current: KeyDetail | None = None
         self.availability: dict[Action, Availability] = {}
         self._links: dict[str, str | None] = {"predecessor": None, "successor": None}
+        self.history_events: list[KeyEvent] = []
+        self.audit_entries: list[AuditEntry] = []
 
         self.stack = QStackedWidget(self)
         self.placeholder = QLabel("Select a key to see its details and lifecycle actions.", self)
@@ -1386,7 +1472,7 @@ class KeyDetailPane(QWidget):
         self.placeholder.setWordWrap(True)
         self.stack.addWidget(self.placeholder)
 
-        body = QWidget(self)
+        body = _FittingBody(self)
         content = QVBoxLayout(body)
         self.title = QLabel(body)
         self.title.setObjectName("detailTitle")
@@ -1468,21 +1554,17 @@ class KeyDetailPane(QWidget):
         grid.addWidget(hint, len(ACTION_BUTTONS), 0, 1, 2)
         content.addWidget(actions_box)
 
-        history_box = QGroupBox("State history", body)
+        # History and audit trail as wrapped text, newest first: the pane is narrow, and a
+        # table would hide the people and reasons behind a horizontal scroll bar.
+        history_box = QGroupBox("State history (newest first, times in UTC)", body)
         history_layout = QVBoxLayout(history_box)
-        self.history = self._tree(
-            "historyList", ("When (UTC)", "Action", "State", "People", "Reason"), history_box
-        )
+        self.history = self._log("historyList", history_box)
         history_layout.addWidget(self.history)
         content.addWidget(history_box)
 
-        audit_box = QGroupBox("Audit trail of this key", body)
+        audit_box = QGroupBox("Audit trail of this key (newest first)", body)
         audit_layout = QVBoxLayout(audit_box)
-        self.audit = self._tree(
-            "auditTrail",
-            ("Entry", "When (UTC)", "Event", "Requester and members", "Details"),
-            audit_box,
-        )
+        self.audit = self._log("auditTrail", audit_box)
         audit_layout.addWidget(self.audit)
         content.addWidget(audit_box)
         content.addStretch(1)
@@ -1512,16 +1594,17 @@ class KeyDetailPane(QWidget):
         return button
 
     @staticmethod
-    def _tree(name: str, headers: Sequence[str], parent: QWidget) -> QTreeWidget:
-        tree = QTreeWidget(parent)
-        tree.setObjectName(name)
-        tree.setHeaderLabels(list(headers))
-        tree.setRootIsDecorated(False)
-        tree.setAlternatingRowColors(True)
-        tree.setUniformRowHeights(True)
-        tree.setMinimumHeight(130)
-        tree.setWordWrap(False)
-        return tree
+    def _log(name: str, parent: QWidget) -> QLabel:
+        label = QLabel(parent)
+        label.setObjectName(name)
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        return label
 
     def _jump(self, which: str) -> None:
         key_id = self._links.get(which)
@@ -1602,8 +1685,10 @@ class KeyDetailPane(QWidget):
         f["activation"].setText(moment(key.activation_date))
         f["deactivation"].setText(moment(key.deactivation_date))
         f["changed"].setText(moment(key.state_changed_at))
-        f["compromise"].setText(moment(key.compromise_date) or "—")
-        f["destroyed"].setText(moment(key.destroyed_at) or "—")
+        f["compromise"].setText(moment(key.compromise_date))
+        f["destroyed"].setText(moment(key.destroyed_at))
+        for name in ("compromise", "destroyed"):  # only when they happened
+            self.form.setRowVisible(f[name], bool(f[name].text()))
         self._show_link(self.predecessor, "predecessor", key.predecessor_id, linked)
         self._show_link(self.successor, "successor", key.successor_id, linked)
         self._show_availability(availability)
@@ -1648,68 +1733,78 @@ class KeyDetailPane(QWidget):
                 note.setStyleSheet("color: palette(mid);")
 
     def _show_history(self, events: Sequence[KeyEvent]) -> None:
-        self.history.clear()
+        self.history_events = list(events)
+        rows = []
         for event in reversed(events):
             change = STATE_NAMES[event.to_state]
             if event.from_state is not None and event.from_state is not event.to_state:
                 change = f"{STATE_NAMES[event.from_state]} → {change}"
-            item = QTreeWidgetItem(
-                [
-                    f"{event.at.astimezone(UTC):%Y-%m-%d %H:%M}",
-                    event.action.display.capitalize(),
-                    change,
-                    ", ".join(event.people),
-                    event.reason,
-                ]
-            )
-            item.setToolTip(3, "\n".join(event.people))
-            item.setToolTip(4, event.reason)
-            self.history.addTopLevelItem(item)
-        self._fit(self.history)
+            lines = [f"<b>{escape(event.action.display.capitalize())}</b> · {escape(change)}"]
+            if event.people:
+                lines.append(f"by {escape(', '.join(event.people))}")
+            if event.reason:
+                lines.append(f"<i>{escape(event.reason)}</i>")
+            rows.append((f"{event.at.astimezone(UTC):%Y-%m-%d %H:%M}", "<br>".join(lines)))
+        self.history.setText(_log_table(rows, "No history recorded."))
 
     def _show_audit(self, entries: Sequence[AuditEntry]) -> None:
-        self.audit.clear()
-        for entry in reversed(entries):
+        self.audit_entries = list(entries)
+        rows = []
+        for entry in list(reversed(entries))[:AUDIT_SHOWN]:
             body = entry.body
             at = parse_time(entry.at)
             requester = body.get("requester") or {}
-            members = [m.get("name", "") for m in body.get("members") or []]
+            members = [str(m.get("name", "")) for m in body.get("members") or []]
             people = ", ".join(members)
             if requester.get("name"):
                 others = [m for m in members if m != requester["name"]]
-                people = requester["name"] + (f" with {', '.join(others)}" if others else "")
-            details = body.get("details") or {}
+                people = str(requester["name"]) + (f" with {', '.join(others)}" if others else "")
+            lines = [f"<b>{escape(entry.action)}</b> (entry #{entry.seq})"]
+            if people:
+                lines.append(f"by {escape(people)}")
             change = ""
-            if body.get("before") != body.get("after") and body.get("after"):
-                change = f"{body.get('before') or '—'} → {body['after']}; "
-            detail_text = change + ", ".join(f"{k}: {v}" for k, v in details.items())
-            item = QTreeWidgetItem(
-                [
-                    f"#{entry.seq}",
-                    "" if at is None else f"{at:%Y-%m-%d %H:%M}",
-                    entry.action,
-                    people,
-                    detail_text,
-                ]
+            if body.get("after") and body.get("before") != body.get("after"):
+                change = f"{body.get('before') or '—'} → {body['after']}"
+            details = body.get("details") or {}
+            facts = [change, *(f"{k}: {v}" for k, v in details.items())]
+            if any(facts):
+                lines.append(escape("; ".join(f for f in facts if f)))
+            when = "" if at is None else f"{at:%Y-%m-%d %H:%M}"
+            rows.append((when, "<br>".join(lines)))
+        text = _log_table(rows, "No audit entries for this key.")
+        if len(entries) > AUDIT_SHOWN:
+            text += (
+                f"<p>The latest {AUDIT_SHOWN} of {len(entries):,} entries; the Audit page "
+                "searches them all.</p>"
             )
-            item.setToolTip(4, detail_text)
-            item.setToolTip(0, f"Entry hash {entry.hash.hex()[:16]}…")
-            self.audit.addTopLevelItem(item)
-        self._fit(self.audit)
+        self.audit.setText(text)
 
-    @staticmethod
-    def _fit(tree: QTreeWidget) -> None:
-        for column in range(tree.columnCount() - 1):
-            tree.resizeColumnToContents(column)
+
+AUDIT_SHOWN = 50
+
+
+def _log_table(rows: Sequence[tuple[str, str]], empty: str) -> str:
+    if not rows:
+        return f"<i>{escape(empty)}</i>"
+    cells = "".join(
+        f"<tr><td style='white-space:nowrap; padding:2px 10px 6px 0'>{escape(when)}</td>"
+        f"<td style='padding:2px 0 6px 0'>{what}</td></tr>"
+        for when, what in rows
+    )
+    return f"<table cellspacing='0'>{cells}</table>"
 
 
 __all__ = [
     "ACTIVATION",
     "ALGORITHM",
     "EXPIRES",
+    "IN_SERVICE",
     "KCV",
     "LABEL",
     "STATE",
+    "STATE_COLOURS",
+    "STATE_MEANINGS",
+    "STATE_NAMES",
     "TEMPLATE",
     "USAGE",
     "InventoryFilter",
