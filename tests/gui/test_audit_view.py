@@ -157,7 +157,9 @@ def test_a_session_without_an_auditor_sees_a_note_not_the_log(
     widget = AuditPage(app_state)
     qtbot.addWidget(widget)
     widget.show()
-    qtbot.waitUntil(lambda: "shown to 1 auditor" in widget.status.text(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: "Reading the audit log needs 1 auditor" in widget.status.text(), timeout=WAIT
+    )
     assert widget.model.rowCount() == 0
 
 

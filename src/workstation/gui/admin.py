@@ -1543,6 +1543,7 @@ class AdminPage(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("adminStatus")
         self.status.setWordWrap(True)
+        self.status.hide()
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("adminTabs")
         self.people = PeopleSection(self)
@@ -1567,6 +1568,7 @@ class AdminPage(QWidget):
     def say(self, text: str, *, bad: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet(ERROR_STYLE if bad else "")
+        self.status.setVisible(bool(text))
         self._bad = bad
 
     def confirm(self, title: str, text: str) -> bool:

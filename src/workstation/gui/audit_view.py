@@ -352,15 +352,16 @@ class AuditPage(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(40)
         for column, width in (
-            (AuditTableModel.SEQ, 60),
-            (AuditTableModel.TIME, 150),
-            (AuditTableModel.ACTION, 150),
-            (AuditTableModel.OBJECT, 220),
-            (AuditTableModel.CHANGE, 260),
+            (AuditTableModel.SEQ, 56),
+            (AuditTableModel.TIME, 140),
+            (AuditTableModel.ACTION, 130),
+            (AuditTableModel.OBJECT, 200),
+            (AuditTableModel.CHANGE, 220),
         ):
             header.resizeSection(column, width)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         selection = self.table.selectionModel()
         selection.currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(self._use_object)
@@ -454,10 +455,13 @@ class AuditPage(QWidget):
             else:
                 self.model.set_rows([])
                 missing = ", ".join(requirement.missing)
+                if not missing or missing == requirement.quorum:
+                    detail = "nobody logged on fills it"
+                else:
+                    detail = f"still missing: {missing}"
                 self._say(
-                    f"The audit log is shown to {requirement.quorum}"
-                    + (f" (still missing: {missing})" if missing else "")
-                    + ". Press Search to log one on."
+                    f"Reading the audit log needs {requirement.quorum}; {detail}. Press "
+                    "Search to log someone on."
                 )
 
         self.state.requirement(Action.VIEW_AUDIT, None, checked, on_error=failed)
