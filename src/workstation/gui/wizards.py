@@ -412,6 +412,7 @@ class _TemplatePage(_FlowPage):
         layout.addLayout(row, 1)
         self.add_error("template", layout)
         layout.addWidget(self.general_error)
+        self._selected(None)
 
     def initializePage(self) -> None:
         if self.loaded:
@@ -446,6 +447,7 @@ class _TemplatePage(_FlowPage):
         self.errors["template"].show_error(None)
         if item is None:
             fill_form(self.detail, [])
+            self.detail.addRow(_note("Choose a template on the left to see what it makes.", self))
             return
         template = next(t for t in self.w.flow.templates if t.name == item.text())
         fill_form(
