@@ -51,21 +51,28 @@ def test_locked_session_shows_the_reason_and_unlocks_with_card_and_pin(
     assert "Carl Novak (card in KCW Virtual Reader 1 00 01)" in screen.who.text()
     assert "Cara" not in screen.who.text()
 
-    # Cara comes back with her card and unlocks with her PIN (a wrong one first).
+    # Cara comes back with her card: she left the session, so she may not unlock it.
     reader = gui_world.insert("cara", 0)
     wait_for_card(qtbot, screen.form, "Cara Mendes — key custodian")
     screen.form.select_reader(reader)
+    with qtbot.waitSignal(screen.form.refused, timeout=WAIT) as refused:
+        type_pin(qtbot, screen.form.pin_edit, "123456")
+    assert "not in the locked session" in refused.args[0]
+    assert app_state.is_locked
+
+    # Carl, still in the session, unlocks with his PIN (a wrong one first).
+    carl = app_state.members[0].reader
+    wait_for_card(qtbot, screen.form, "Carl Novak — in the session")
+    screen.form.select_reader(carl)
     with qtbot.waitSignal(screen.form.refused, timeout=WAIT) as refused:
         type_pin(qtbot, screen.form.pin_edit, "000000")
     assert refused.args[0].startswith("The PIN is not correct. 2 tries left")
     assert screen.form.message.text() == refused.args[0]
     assert app_state.is_locked
-    wait_for_card(qtbot, screen.form, "2 PIN tries left")
-
     with qtbot.waitSignal(app_state.unlocked, timeout=WAIT):
         type_pin(qtbot, screen.form.pin_edit, "123456")
     assert not app_state.is_locked
-    assert [m.name for m in app_state.members] == ["Carl Novak", "Cara Mendes"]
+    assert [m.name for m in app_state.members] == ["Carl Novak"]
     assert screen.form.pin_edit.text() == ""
 
 
@@ -77,7 +84,7 @@ def test_member_unlocks_with_the_card_still_in_the_reader(
     screen = lock_screen(qtbot, app_state)
     with qtbot.waitSignal(app_state.locked, timeout=WAIT):
         app_state.session.lock(IDLE)
-    wait_for_card(qtbot, screen.form, "Chen Wei — logged on")
+    wait_for_card(qtbot, screen.form, "Chen Wei — in the session")
     chosen = screen.form.selected()
     assert chosen is not None and chosen.reader == reader  # the member's card, chosen
     outcome: list[Any] = []
