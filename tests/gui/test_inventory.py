@@ -468,3 +468,37 @@ def test_none_keeps_its_references() -> None:
 
     if sys.version_info < (3, 12):
         assert sys.getrefcount(None) > 1 << 40
+
+
+@pytest.mark.hsm
+@pytest.mark.pcsc
+def test_large_result_is_paged_through_the_services(
+    qtbot: Any, app_state: Any, gui_world: GuiWorld, made: KeysMade, monkeypatch: Any
+) -> None:
+    import workstation.gui.inventory as inventory
+
+    # Pages of two keys, and "large" from four: the six keys are read page by page.
+    monkeypatch.setattr(inventory, "LOCAL_SORT_LIMIT", 3)
+    log_on(qtbot, app_state, gui_world, "cara")
+    small = KeysPage(app_state, page_size=2)
+    qtbot.addWidget(small)
+    small.resize(1000, 700)
+    with qtbot.waitSignal(small.rows_loaded, timeout=15_000):
+        small.show()
+    model = small.model
+    assert not model.is_complete and model.total >= 6
+    assert model.loaded_rows() == 2
+    last = model.total - 1
+    with qtbot.waitSignal(model.dataChanged, timeout=15_000):
+        small.table.scrollToBottom()
+        small.table.viewport().repaint()
+    qtbot.waitUntil(lambda: model.key_at(last) is not None, timeout=15_000)
+    everything, _ = gui_world.services.keys.query(app_state.session, KeyQuery())
+    assert model.data(model.index(last, LABEL)) == everything[-1].label
+    assert model.loaded_rows() < model.total
+    # Sorting by another column than the label is refused, with the reason shown.
+    header = small.table.horizontalHeader()
+    header.setSortIndicator(KCV, Qt.SortOrder.AscendingOrder)  # as a click on "KCV" does
+    assert "narrow the filters" in small.status.text()
+    qtbot.waitUntil(lambda: header.sortIndicatorSection() == LABEL, timeout=5000)
+    assert model.sort_column == LABEL

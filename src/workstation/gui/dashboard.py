@@ -473,6 +473,7 @@ class DashboardPage(QWidget):
         self._refresh_timer.timeout.connect(self.refresh)
         state.data_changed.connect(self._data_changed)
         state.session_changed.connect(self._session_changed)
+        state.unlocked.connect(self._schedule)
 
     # --- when to refresh -----------------------------------------------------------------
 

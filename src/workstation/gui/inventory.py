@@ -792,11 +792,13 @@ class KeysPage(QWidget):
 
     rows_loaded = Signal(int)  # the number of matching keys, after each (re)load
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: AppState, parent: QWidget | None = None, *, page_size: int = PAGE_SIZE
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("keysPage")
         self.state = state
-        self.model = KeyTableModel(self, now=state.services.ctx.clock.now)
+        self.model = KeyTableModel(self, page_size=page_size, now=state.services.ctx.clock.now)
         self._filter = InventoryFilter.load(state.settings)
         self._query: KeyQuery | None = None  # what the current pages come from
         self._generation = 0  # bumped per reload; answers of older loads are dropped
@@ -869,8 +871,10 @@ class KeysPage(QWidget):
         selection.currentRowChanged.connect(self._current_changed)
         self.detail.jump_requested.connect(self.jump_to)
         self.detail.action_clicked.connect(self.start_action)
+        self.model.dataChanged.connect(self._rows_arrived)
         state.data_changed.connect(self._data_changed)
         state.session_changed.connect(self._session_changed)
+        state.unlocked.connect(lambda: self.reload(keep_view=True))
         QShortcut(QKeySequence.StandardKey.Find, self, self.search.setFocus)
         self._apply_filter_to_widgets(self._filter)
 
@@ -1315,6 +1319,12 @@ class KeysPage(QWidget):
             self._selected_id = key.id
             self.detail.show_loading(key)
             self._detail_timer.start()
+
+    def _rows_arrived(self, first: QModelIndex, last: QModelIndex) -> None:
+        # A row selected while its page was loading gets its detail once the page is here.
+        current = self.table.currentIndex()
+        if current.isValid() and first.row() <= current.row() <= last.row():
+            self._current_changed(current, current)
 
     def _reselect(self, *, keep_view: bool) -> None:
         if self._selected_id is None:
