@@ -502,3 +502,18 @@ def test_large_result_is_paged_through_the_services(
     assert "narrow the filters" in small.status.text()
     qtbot.waitUntil(lambda: header.sortIndicatorSection() == LABEL, timeout=5000)
     assert model.sort_column == LABEL
+
+
+@pytest.mark.hsm
+@pytest.mark.pcsc
+def test_keyboard_moves_through_the_keys(qtbot: Any, page: KeysPage, made: KeysMade) -> None:
+    show_detail(qtbot, page, made.zmk[0].id)
+    row = page.table.currentIndex().row()
+    below = page.model.key_at(row + 1)
+    assert below is not None
+    page.table.setFocus()
+    with qtbot.waitSignal(page.detail.shown, timeout=15_000, check_params_cb=below.id.__eq__):
+        qtbot.keyClick(page.table, Qt.Key.Key_Down)
+    assert page.detail.title.text() == below.label
+    qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(page.search.hasFocus, timeout=5000)
