@@ -61,10 +61,16 @@ class MainWindow(QMainWindow):
 
         self.demo_dock: QDockWidget | None = None
         if state.demo:
+            # Beside the session panel, as a tab: the work area keeps its width, and on the
+            # logon screen (no session panel) the demo cards stand alone on the right.
+            panel = DemoPanel(state, self)
             self.demo_dock = QDockWidget("Demo cards", self)
             self.demo_dock.setObjectName("demoDock")
-            self.demo_dock.setWidget(DemoPanel(state, self))
-            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.demo_dock)
+            self.demo_dock.setWidget(panel)
+            self.demo_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+            self.demo_dock.setMinimumWidth(panel.sizeHint().width())
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.demo_dock)
+            self.tabifyDockWidget(self.session_dock, self.demo_dock)
 
         self._build_menu()
         self.status = QLabel(self)
@@ -106,6 +112,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(page)
         working = page == WORK
         self.session_dock.setVisible(working)
+        if working:
+            self.session_dock.raise_()
         self.menuBar().setEnabled(page != LOCKED)
         self.log_off_action.setEnabled(working)
         if page == LOGON:
