@@ -20,11 +20,9 @@ run through ``workstation.gui.actions.perform`` and are checked again by the ser
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
 import re
-import sys
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -99,29 +97,6 @@ from .state import AppState
 
 log = logging.getLogger(__name__)
 
-
-def _keep_none_alive() -> None:
-    """Work around a reference-count bug of PySide6 6.12 on Python 3.11.
-
-    The PySide6 6.12 wheel is built for the stable ABI (cp310-abi3). Each time C++ calls a
-    Python override that returns None (``paintEvent``, ``resizeEvent``, a model's
-    ``data()`` for a role it does not serve, ...), one reference to None is dropped. From
-    Python 3.12 None is immortal and that costs nothing; on 3.11 None's count reaches zero
-    after some ten thousand calls and the interpreter aborts ("none_dealloc: deallocating
-    None"). A count that no session can use up is given to None once per process.
-    Adding references to None is harmless whether or not the bug is present.
-
-    This belongs in ``workstation/gui/__init__.py`` (every screen needs it); it is here
-    until it moves there, and ``main_window`` imports this module at start.
-    """
-    if sys.version_info >= (3, 12) or getattr(sys, "_kcw_none_kept", False):
-        return
-    refcount = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt opens every PyObject
-    refcount.value += 1 << 48
-    sys._kcw_none_kept = True  # type: ignore[attr-defined]
-
-
-_keep_none_alive()
 
 # --- columns, roles, presentation --------------------------------------------------------
 
