@@ -24,6 +24,9 @@ PROBE = Path(__file__).with_name("gui_start_probe.py")
 def time_start(*args: str) -> float:
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     env.pop("SOFTHSM2_CONF", None)
+    # An installed application runs from compiled bytecode (pip and the .deb compile it);
+    # the warm-up run writes it here, for both probes alike.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     began = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(PROBE), *args], stdout=subprocess.PIPE, text=True, env=env

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from workstation.config import (
@@ -14,15 +15,25 @@ from workstation.config import (
     load_config,
     save_config,
 )
+from workstation.domain.algorithms import KeyAlgorithm
 from workstation.services.app import WorkstationServices
 from workstation.services.context import ServiceContext
-from workstation.services.ports import CardReaders, Clock, Hsm, Repository
+from workstation.services.ports import (
+    CardReaders,
+    Clock,
+    GeneratedKey,
+    Hsm,
+    HsmInfo,
+    Repository,
+)
 
 log = logging.getLogger(__name__)
 
 
 def setup_logging(config: WorkstationConfig, *, verbose: bool = False) -> None:
     """Log to ``home/logs/workstation.log``. Nothing secret is ever passed to a logger."""
+    import logging.handlers
+
     config.log_dir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger("workstation")
     if any(getattr(h, "_kcw", False) for h in root.handlers):
@@ -61,16 +72,72 @@ def load_or_create(home: Path) -> WorkstationConfig:
     return config
 
 
-def build_hsm(config: WorkstationConfig) -> Hsm:
-    from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
+class DeferredHsm:
+    """The HSM port, connected on first use.
 
+    Loading the PKCS#11 module and logging in to the token is left until the HSM is first
+    needed (on the device thread, for the GUI), so a window opens without waiting for it.
+    The PIN is read at once, so a prompt never appears in the middle of other work."""
+
+    def __init__(self, connect: Callable[[], Hsm]) -> None:
+        self._connect = connect
+        self._hsm: Hsm | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Hsm:
+        with self._lock:
+            if self._hsm is None:
+                self._hsm = self._connect()
+            return self._hsm
+
+    def info(self) -> HsmInfo:
+        return self._get().info()
+
+    def has_workstation_keys(self) -> bool:
+        return self._get().has_workstation_keys()
+
+    def create_workstation_keys(self) -> None:
+        self._get().create_workstation_keys()
+
+    def generate_key(self, algorithm: KeyAlgorithm) -> GeneratedKey:
+        return self._get().generate_key(algorithm)
+
+    def key_check_value(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytes:
+        return self._get().key_check_value(algorithm, wrapped)
+
+    def bind(self, data: bytes) -> bytes:
+        return self._get().bind(data)
+
+    def verify_binding(self, data: bytes, mac: bytes) -> bool:
+        return self._get().verify_binding(data, mac)
+
+    def audit_public_key(self) -> bytes:
+        return self._get().audit_public_key()
+
+    def sign_audit(self, message: bytes) -> bytes:
+        return self._get().sign_audit(message)
+
+    def close(self) -> None:
+        with self._lock:
+            hsm, self._hsm = self._hsm, None
+        if hsm is not None:
+            hsm.close()
+
+
+def build_hsm(config: WorkstationConfig) -> Hsm:
     assert config.hsm is not None
+    hsm_config = config.hsm
     environment = config.hsm_environment()
     for name, value in environment.items():
         os.environ[name] = value
-    return Pkcs11Hsm(
-        config.hsm.module, config.hsm.token_label, config.hsm_pin(), environment=environment
-    )
+    pin = config.hsm_pin()
+
+    def connect() -> Hsm:
+        from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
+
+        return Pkcs11Hsm(hsm_config.module, hsm_config.token_label, pin, environment=environment)
+
+    return DeferredHsm(connect)
 
 
 def build_repository(config: WorkstationConfig) -> Repository:

@@ -52,3 +52,10 @@ def test_standalone_verifier_depends_only_on_stdlib_and_cryptography():
     allowed = set(sys.stdlib_module_names) | {"cryptography", "__future__"}
     bad = [n for n in imported_modules(path) if n.split(".")[0] not in allowed]
     assert bad == []
+
+
+def test_demo_panel_reader_prefix_matches_pcscd():
+    from workstation.devtools.pcscd import READER_PREFIX
+    from workstation.gui import demo_panel
+
+    assert demo_panel.READER_PREFIX == READER_PREFIX

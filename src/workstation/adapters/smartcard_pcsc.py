@@ -29,8 +29,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from smartcard import scard
 
 from workstation.errors import (
@@ -370,6 +368,8 @@ class PcscPivCard:
                 certificate = inflater.decompress(certificate, _MAX_CERT)
                 if inflater.unconsumed_tail:
                     raise ValueError("certificate too large")
+            from cryptography import x509
+
             x509.load_der_x509_certificate(certificate)
         except (KeyError, ValueError, zlib.error) as exc:
             raise CardError(unreadable, detail=f"GET DATA 5FC105: {exc}") from exc
@@ -433,6 +433,10 @@ class PcscPivCard:
     def sign(self, message: bytes) -> bytes:
         """GENERAL AUTHENTICATE with key 9A over SHA-256(message) (SP 800-73-4 Part 2,
         3.2.4 and Appendix A): ECDSA (DER) for EC P-256, RSASSA-PKCS1-v1_5 for RSA-2048."""
+        # Imported here: the logon screen starts without cryptography's X.509 modules.
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
         public_key = x509.load_der_x509_certificate(self.authentication_certificate()).public_key()
         digest = hashlib.sha256(message).digest()
         if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == (

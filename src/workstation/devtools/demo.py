@@ -20,39 +20,18 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from workstation.bootstrap import build
 from workstation.config import save_config
-from workstation.devtools.card_issuer import DemoCa, issue_card
+from workstation.devtools.cast import CAST, CUSTODIAN_GROUP, DEMO_PIN, DemoPerson
 from workstation.devtools.vcard_cli import DaemonClient, start_daemon, stop_daemon
 from workstation.domain.people import Role
 from workstation.errors import WorkstationError
 from workstation.services.app import WorkstationServices
 from workstation.services.initialise import OfficerCard
 
-DEMO_PIN = "123456"
 ENROL_READER = 5  # the reader new people's cards go into during enrolment
-
-
-@dataclass(frozen=True)
-class DemoPerson:
-    slug: str
-    name: str
-    roles: tuple[Role, ...]
-
-
-CAST: tuple[DemoPerson, ...] = (
-    DemoPerson("olivia", "Olivia Grant", (Role.SECURITY_OFFICER,)),
-    DemoPerson("oscar", "Oscar Lindqvist", (Role.SECURITY_OFFICER,)),
-    DemoPerson("cara", "Cara Mendes", (Role.KEY_CUSTODIAN,)),
-    DemoPerson("carl", "Carl Novak", (Role.KEY_CUSTODIAN,)),
-    DemoPerson("chen", "Chen Wei", (Role.KEY_CUSTODIAN,)),
-    DemoPerson("sam", "Sam Okafor", (Role.SUPERVISOR,)),
-    DemoPerson("alex", "Alex Moreau", (Role.AUDITOR,)),
-)
-CUSTODIAN_GROUP = "custodians A"
 
 
 def card_dir(home: Path) -> Path:
@@ -68,6 +47,8 @@ def card_file(home: Path, person: DemoPerson) -> Path:
 
 
 def issue_cards(home: Path) -> None:
+    from workstation.devtools.card_issuer import DemoCa, issue_card
+
     directory = card_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
     ca = DemoCa.load_or_create(directory / "demo-ca")

@@ -12,18 +12,15 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
-
 from workstation.errors import BadInput
 
 # Keys a PIV card may hold for slot 9A that this workstation accepts
 # (SP 800-78-4 table 3-1: RSA 2048, ECC P-256 and P-384).
-_ACCEPTED_CURVES = (ec.SECP256R1, ec.SECP384R1)
+_ACCEPTED_CURVES = ("secp256r1", "secp384r1")
 _MIN_RSA_BITS = 2048
+
+# cryptography's X.509 modules are imported where they are used: the logon screen needs
+# card_id() at start, the certificate parsing only once someone logs on.
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,10 @@ def card_id(cert_der: bytes) -> str:
 
 def parse_card_certificate(der: bytes) -> CardCertificate:
     """Read a PIV Authentication certificate; a malformed or unsuitable one is refused."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -58,7 +59,7 @@ def parse_card_certificate(der: bytes) -> CardCertificate:
         ) from None
     key = cert.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
-        if not isinstance(key.curve, _ACCEPTED_CURVES):
+        if key.curve.name not in _ACCEPTED_CURVES:
             raise BadInput(f"The card's key uses curve {key.curve.name}; P-256 or P-384 is needed.")
         key_description = f"EC {key.curve.name}"
     elif isinstance(key, rsa.RSAPublicKey):
@@ -86,6 +87,11 @@ def signature_is_valid(cert_der: bytes, message: bytes, signature: bytes) -> boo
 
     EC keys: ECDSA with SHA-256 (DER signature). RSA keys: RSASSA-PKCS1-v1_5 with SHA-256.
     """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
     try:
         key = x509.load_der_x509_certificate(cert_der).public_key()
         if isinstance(key, ec.EllipticCurvePublicKey):

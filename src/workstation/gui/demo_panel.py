@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -28,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.devtools.demo import CAST, DEMO_PIN, DemoPerson
-from workstation.devtools.pcscd import READER_PREFIX
-from workstation.devtools.vcard_cli import DaemonClient, VcardError
+from workstation.devtools.cast import CAST, DEMO_PIN, DemoPerson
 from workstation.services.ports import ReaderStatus
+
+if TYPE_CHECKING:
+    from workstation.devtools.vcard_cli import DaemonClient
 
 from .logon import MESSAGE_STYLE
 from .state import AppState
@@ -39,6 +40,10 @@ from .state import AppState
 __all__ = ["DemoPanel"]
 
 READERS = 6  # the demo's pcscd offers six virtual readers
+
+# pcscd's reader names for the virtual readers (workstation.devtools.pcscd.READER_PREFIX,
+# repeated so this panel loads without the card tools; a test checks they agree).
+READER_PREFIX = "KCW Virtual Reader"
 
 
 def reader_label(index: int, names: list[str]) -> str:
@@ -75,7 +80,7 @@ class DemoPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("demoPanel")
         self.state = state
-        self.client = client or DaemonClient(state.home / "vcard")
+        self._client: DaemonClient | None = client
         self.card_dir = state.home / "demo-cards"
         self.daemon_running: bool | None = None  # None: not asked yet
         self.reader_names: list[str] = []
@@ -134,7 +139,8 @@ class DemoPanel(QWidget):
         executor = self._executor
         self.destroyed.connect(lambda *_: executor.shutdown(wait=False))
         self._render()
-        self.refresh()
+        # Asked just after the window shows: the card tools load off the start-up path.
+        QTimer.singleShot(300, self.refresh)
 
     # --- the worker ------------------------------------------------------------------------
 
@@ -169,9 +175,19 @@ class DemoPanel(QWidget):
     def reader_label(self, index: int) -> str:
         return reader_label(index, self.reader_names)
 
+    @property
+    def client(self) -> DaemonClient:
+        """The card daemon's client, made on first use (on the panel's worker): the card
+        tools are not loaded while the logon window opens."""
+        if self._client is None:
+            from workstation.devtools.vcard_cli import DaemonClient
+
+            self._client = DaemonClient(self.state.home / "vcard")
+        return self._client
+
     def refresh(self) -> None:
         """Ask the daemon which card is in which reader."""
-        self._call(self.client.status, self._status_read)
+        self._call(lambda: self.client.status(), self._status_read)
 
     def _readers_changed(self, statuses: list[ReaderStatus]) -> None:
         # A card inserted or removed elsewhere (the command line, say): read the daemon again.
@@ -183,6 +199,8 @@ class DemoPanel(QWidget):
             self.daemon_running = False
             self.where = {}
             self.occupied = set()
+            from workstation.devtools.vcard_cli import VcardError
+
             if isinstance(error, VcardError):
                 self.daemon_label.setText(
                     "The demo card daemon is not running, so cards cannot be inserted from "

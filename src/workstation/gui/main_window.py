@@ -3,7 +3,7 @@ lock screen, with the session panel beside the work and the demo panel in demo m
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -18,16 +18,13 @@ from PySide6.QtWidgets import (
 from .state import AppState
 
 LOGON, WORK, LOCKED = 0, 1, 2
+PREPARE_WORK_AREA_MS = 250
 
 
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState) -> None:
         super().__init__()
-        from .admin import AdminPage
-        from .audit_view import AuditPage
-        from .dashboard import DashboardPage
         from .demo_panel import DemoPanel
-        from .inventory import KeysPage
         from .lock import LockScreen
         from .logon import LogonScreen
         from .session_panel import SessionPanel
@@ -37,20 +34,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Key Custodian Workstation")
         self.stack = QStackedWidget(self)
         self.logon = LogonScreen(state, self)
+        # The work area (dashboard, keys, administration, audit) is built just after the
+        # logon window shows, while the first person types their PIN: the window opens
+        # fast, and the pages are ready by the time anyone is logged on.
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("workTabs")
-        self.dashboard = DashboardPage(state, self)
-        self.keys = KeysPage(state, self)
-        self.admin = AdminPage(state, self)
-        self.audit = AuditPage(state, self)
-        self.tabs.addTab(self.dashboard, "&Dashboard")
-        self.tabs.addTab(self.keys, "&Keys")
-        self.tabs.addTab(self.admin, "Ad&ministration")
-        self.tabs.addTab(self.audit, "A&udit")
+        self._pages: dict[str, QWidget] = {}
         self.lock_screen = LockScreen(state, self)
         for page in (self.logon, self.tabs, self.lock_screen):
             self.stack.addWidget(page)
         self.setCentralWidget(self.stack)
+        QTimer.singleShot(PREPARE_WORK_AREA_MS, self._build_work_area)
 
         self.session_panel = SessionPanel(state, self)
         self.session_dock = QDockWidget("Session", self)
@@ -82,6 +76,44 @@ class MainWindow(QMainWindow):
         self._show(LOGON)
         self._restore()
 
+    def _build_work_area(self) -> None:
+        if self._pages:
+            return
+        from .admin import AdminPage
+        from .audit_view import AuditPage
+        from .dashboard import DashboardPage
+        from .inventory import KeysPage
+
+        pages: list[tuple[str, QWidget, str]] = [
+            ("dashboard", DashboardPage(self.state, self), "&Dashboard"),
+            ("keys", KeysPage(self.state, self), "&Keys"),
+            ("admin", AdminPage(self.state, self), "Ad&ministration"),
+            ("audit", AuditPage(self.state, self), "A&udit"),
+        ]
+        for name, page, title in pages:
+            self._pages[name] = page
+            self.tabs.addTab(page, title)
+
+    def _page(self, name: str) -> QWidget:
+        self._build_work_area()
+        return self._pages[name]
+
+    @property
+    def dashboard(self) -> QWidget:
+        return self._page("dashboard")
+
+    @property
+    def keys(self) -> QWidget:
+        return self._page("keys")
+
+    @property
+    def admin(self) -> QWidget:
+        return self._page("admin")
+
+    @property
+    def audit(self) -> QWidget:
+        return self._page("audit")
+
     def _build_menu(self) -> None:
         session = self.menuBar().addMenu("&Session")
         self.log_off_action = QAction("&Log off everyone", self)
@@ -109,6 +141,8 @@ class MainWindow(QMainWindow):
     # --- pages ---------------------------------------------------------------------------
 
     def _show(self, page: int) -> None:
+        if page == WORK:
+            self._build_work_area()
         self.stack.setCurrentIndex(page)
         working = page == WORK
         self.session_dock.setVisible(working)

@@ -1,26 +1,64 @@
-"""The workstation's use cases in one object, as the CLI and the GUI see them."""
+"""The workstation's use cases in one object, as the CLI and the GUI see them.
+
+Each service is made on first use, so that a window or a command opens without loading
+what it does not need (the desktop application must open its logon window fast)."""
 
 from __future__ import annotations
 
-from workstation.services.admin import PolicyService, TemplateService
-from workstation.services.audit import AuditService
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from workstation.services.context import ServiceContext
-from workstation.services.initialise import InitialiseService
-from workstation.services.keys import KeyService
 from workstation.services.logon import LogonService
-from workstation.services.people import PeopleService
+
+if TYPE_CHECKING:
+    from workstation.services.admin import PolicyService, TemplateService
+    from workstation.services.audit import AuditService
+    from workstation.services.initialise import InitialiseService
+    from workstation.services.keys import KeyService
+    from workstation.services.people import PeopleService
 
 
 class WorkstationServices:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.init = InitialiseService(ctx)
         self.logon = LogonService(ctx)
-        self.people = PeopleService(ctx)
-        self.policies = PolicyService(ctx)
-        self.templates = TemplateService(ctx)
-        self.keys = KeyService(ctx)
-        self.audit = AuditService(ctx)
+
+    @cached_property
+    def init(self) -> InitialiseService:
+        from workstation.services.initialise import InitialiseService
+
+        return InitialiseService(self.ctx)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        from workstation.services.people import PeopleService
+
+        return PeopleService(self.ctx)
+
+    @cached_property
+    def policies(self) -> PolicyService:
+        from workstation.services.admin import PolicyService
+
+        return PolicyService(self.ctx)
+
+    @cached_property
+    def templates(self) -> TemplateService:
+        from workstation.services.admin import TemplateService
+
+        return TemplateService(self.ctx)
+
+    @cached_property
+    def keys(self) -> KeyService:
+        from workstation.services.keys import KeyService
+
+        return KeyService(self.ctx)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        from workstation.services.audit import AuditService
+
+        return AuditService(self.ctx)
 
     def close(self) -> None:
         try:

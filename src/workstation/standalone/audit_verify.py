@@ -84,11 +84,10 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+if TYPE_CHECKING:  # cryptography is imported where a signature or key is handled
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
     "CHECKPOINT_DOMAIN",
@@ -327,9 +326,9 @@ def verify_chain(
             public_key.verify(
                 signature,
                 checkpoint_message(workstation_id, seq, cp_hash, at),
-                ec.ECDSA(hashes.SHA256()),
+                _ec().ECDSA(_hashes().SHA256()),
             )
-        except (InvalidSignature, ValueError):
+        except (_invalid_signature(), ValueError):
             signature_problems.setdefault(seq, []).append(
                 Problem(
                     seq,
@@ -497,9 +496,30 @@ _ENTRY_HEAD = b'{"body":{'
 _TAIL_MARK = b',"hash":"'
 
 
+def _ec() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec
+
+
+def _hashes() -> Any:
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes
+
+
+def _invalid_signature() -> type[Exception]:
+    from cryptography.exceptions import InvalidSignature
+
+    return InvalidSignature
+
+
 def load_public_key(pem: bytes | str) -> ec.EllipticCurvePublicKey:
     """An EC P-256 public key from PEM (SubjectPublicKeyInfo). Raises ValueError."""
     data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
@@ -510,6 +530,8 @@ def load_public_key(pem: bytes | str) -> ec.EllipticCurvePublicKey:
 
 
 def _public_der(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
