@@ -47,8 +47,9 @@ def logon_screen(qtbot: Any, app_state: Any) -> LogonScreen:
 def test_first_screen_says_what_to_do(qtbot: Any, app_state: Any) -> None:
     screen = logon_screen(qtbot, app_state)
     assert "Insert your card, choose it and enter your PIN." in screen.instructions.text()
-    # Six readers, all empty: nothing to choose, and the screen says to insert a card.
-    assert len(row_texts(screen.form)) == 6
+    # Six readers (read on the device thread as the window opens), all empty: nothing to
+    # choose, and the screen says to insert a card.
+    qtbot.waitUntil(lambda: len(row_texts(screen.form)) == 6, timeout=WAIT)
     assert all(t.startswith("No card") for t in row_texts(screen.form))
     assert "Insert your card" in screen.form.card_status.text()
     assert not screen.pin_edit.isEnabled()

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtWidgets import QApplication, QMessageBox
-
+# The services are imported before Qt: PySide6 inspects every module imported after it
+# (for its "feature" switches), which only costs start-up time for modules without Qt.
+from workstation.bootstrap import build
 from workstation.config import default_home
 from workstation.errors import WorkstationError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="workstation", description="Key Custodian Workstation")
-    parser.add_argument("--home", type=Path, default=None, help="workstation data directory")
-    args, qt_args = parser.parse_known_args(argv)
-    app = QApplication([sys.argv[0], *qt_args])
+def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Callable[[], None]]:
+    """Build the services and show the logon window; returns (app, window, cleanup).
+
+    Returns (app, None, cleanup) when the workstation cannot start (the reason was shown)."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication([argv0])
     app.setApplicationName("Key Custodian Workstation")
     app.setOrganizationName("KCW")
-    home = (args.home or default_home()).resolve()
     try:
-        from workstation.bootstrap import build
-
         config, services = build(home)
     except WorkstationError as exc:
         QMessageBox.critical(None, "Key Custodian Workstation", exc.user_message())
-        return 1
+        return app, None, lambda: None
     if not services.ctx.repository.exists():
         cli = Path(sys.executable).parent / "workstation-cli"
         QMessageBox.information(
@@ -39,21 +40,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Then start the workstation again.",
         )
         services.close()
-        return 1
+        return app, None, lambda: None
+    from PySide6.QtCore import QTimer
+
     from .main_window import MainWindow
     from .state import ActivityFilter, AppState
 
     state = AppState(services, home=home, demo=config.demo)
-    activity = ActivityFilter(state)
-    app.installEventFilter(activity)
     window = MainWindow(state)
     state.start()
     window.show()
-    try:
-        return app.exec()
-    finally:
+    # Key presses and clicks count as activity against the idle timeout. The filter sees
+    # every event, so it is installed once the window is up, not during start-up.
+    activity = ActivityFilter(state)
+    state.setProperty("kcw_activity_filter", activity)  # kept alive with the state
+    QTimer.singleShot(500, lambda: app.installEventFilter(activity))
+
+    def cleanup() -> None:
         state.stop()
         services.close()
+
+    return app, window, cleanup
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="workstation", description="Key Custodian Workstation")
+    parser.add_argument("--home", type=Path, default=None, help="workstation data directory")
+    args, _qt_args = parser.parse_known_args(argv)
+    home = (args.home or default_home()).resolve()
+    app, window, cleanup = open_window(home, sys.argv[0])
+    if window is None:
+        return 1
+    try:
+        return int(app.exec())
+    finally:
+        cleanup()
 
 
 if __name__ == "__main__":

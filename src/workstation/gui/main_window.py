@@ -3,6 +3,8 @@ lock screen, with the session panel beside the work and the demo panel in demo m
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -25,9 +27,7 @@ class MainWindow(QMainWindow):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         from .demo_panel import DemoPanel
-        from .lock import LockScreen
         from .logon import LogonScreen
-        from .session_panel import SessionPanel
 
         self.state = state
         self.setObjectName("mainWindow")
@@ -40,16 +40,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("workTabs")
         self._pages: dict[str, QWidget] = {}
-        self.lock_screen = LockScreen(state, self)
-        for page in (self.logon, self.tabs, self.lock_screen):
-            self.stack.addWidget(page)
+        self._lock_screen: QWidget | None = None
+        self.stack.addWidget(self.logon)
+        self.stack.addWidget(self.tabs)
         self.setCentralWidget(self.stack)
         QTimer.singleShot(PREPARE_WORK_AREA_MS, self._build_work_area)
 
-        self.session_panel = SessionPanel(state, self)
+        # The session panel and the lock screen are only seen once someone is logged on:
+        # they are built with the work area.
         self.session_dock = QDockWidget("Session", self)
         self.session_dock.setObjectName("sessionDock")
-        self.session_dock.setWidget(self.session_panel)
         self.session_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.session_dock)
 
@@ -79,6 +79,13 @@ class MainWindow(QMainWindow):
     def _build_work_area(self) -> None:
         if self._pages:
             return
+        from .lock import LockScreen
+        from .session_panel import SessionPanel
+
+        self.session_panel = SessionPanel(self.state, self)
+        self.session_dock.setWidget(self.session_panel)
+        self._lock_screen = LockScreen(self.state, self)
+        self.stack.addWidget(self._lock_screen)  # index LOCKED
         from .admin import AdminPage
         from .audit_view import AuditPage
         from .dashboard import DashboardPage
@@ -97,6 +104,11 @@ class MainWindow(QMainWindow):
     def _page(self, name: str) -> QWidget:
         self._build_work_area()
         return self._pages[name]
+
+    @property
+    def lock_screen(self) -> Any:
+        self._build_work_area()
+        return self._lock_screen
 
     @property
     def dashboard(self) -> QWidget:
@@ -141,7 +153,7 @@ class MainWindow(QMainWindow):
     # --- pages ---------------------------------------------------------------------------
 
     def _show(self, page: int) -> None:
-        if page == WORK:
+        if page != LOGON:
             self._build_work_area()
         self.stack.setCurrentIndex(page)
         working = page == WORK

@@ -61,9 +61,16 @@ class AppState(QObject):
     # --- readers -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start watching the readers (insertions and removals appear by themselves)."""
-        self.readers_changed.emit(self.services.ctx.readers.readers())
-        self._watch = self.services.ctx.readers.watch(self._from_watch)
+        """Start watching the readers (insertions and removals appear by themselves).
+
+        The first reading and the watch start on the device thread, so the window shows
+        without waiting for PC/SC."""
+
+        def begin(_: JobControl) -> None:
+            self.readers_changed.emit(self.services.ctx.readers.readers())
+            self._watch = self.services.ctx.readers.watch(self._from_watch)
+
+        self.run(begin, title="watch the card readers")
         self._idle.start()
 
     def _store_readers(self, statuses: list[ReaderStatus]) -> None:
@@ -77,11 +84,11 @@ class AppState(QObject):
 
     def stop(self) -> None:
         self._idle.stop()
+        self.runner.stop()  # finishes the queued work first (the watch may start in it)
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
         self.close_session()
-        self.runner.stop()
 
     # --- the device thread ---------------------------------------------------------------
 
