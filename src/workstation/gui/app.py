@@ -16,38 +16,44 @@ from workstation.errors import WorkstationError
 
 
 def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Callable[[], None]]:
-    """Build the services and show the logon window; returns (app, window, cleanup).
-
-    Returns (app, None, cleanup) when the workstation cannot start (the reason was shown)."""
+    """Show the logon window, then build the services on the device thread (configuration,
+    logging, repository, readers): the window opens without waiting for them. Returns
+    (app, window, cleanup)."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from .main_window import MainWindow
+    from .state import ActivityFilter, AppState, StartupReport
 
     app = QApplication.instance() or QApplication([argv0])
     app.setApplicationName("Key Custodian Workstation")
     app.setOrganizationName("KCW")
-    try:
-        config, services = build(home)
-    except WorkstationError as exc:
-        QMessageBox.critical(None, "Key Custodian Workstation", exc.user_message())
-        return app, None, lambda: None
-    if not services.ctx.repository.exists():
-        cli = Path(sys.executable).parent / "workstation-cli"
-        QMessageBox.information(
-            None,
-            "Key Custodian Workstation",
-            "This workstation is not initialised yet.\n\nTwo security officers initialise it "
-            "with their cards in two readers:\n\n"
-            f"{cli} --home {home} init --officer NAME --officer NAME\n\n"
-            "Then start the workstation again.",
-        )
-        services.close()
-        return app, None, lambda: None
-    from PySide6.QtCore import QTimer
-
-    from .main_window import MainWindow
-    from .state import ActivityFilter, AppState
-
-    state = AppState(services, home=home, demo=config.demo)
+    state = AppState(None, home=home, build=lambda: build(home))
     window = MainWindow(state)
+
+    def ready(report: StartupReport) -> None:
+        if not report.initialised:
+            cli = Path(sys.executable).parent / "workstation-cli"
+            QMessageBox.information(
+                window,
+                "Key Custodian Workstation",
+                "This workstation is not initialised yet.\n\nTwo security officers "
+                "initialise it with their cards in two readers:\n\n"
+                f"{cli} --home {home} init --officer NAME --officer NAME\n\n"
+                "Then start the workstation again.",
+            )
+            app.quit()
+            return
+        if report.demo:
+            window.add_demo_panel()
+
+    def failed(exc: BaseException) -> None:
+        message = exc.user_message() if isinstance(exc, WorkstationError) else str(exc)
+        QMessageBox.critical(window, "Key Custodian Workstation", message)
+        app.quit()
+
+    state.ready.connect(ready)
+    state.startup_failed.connect(failed)
     state.start()
     window.show()
     # Key presses and clicks count as activity against the idle timeout. The filter sees
@@ -58,7 +64,8 @@ def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Calla
 
     def cleanup() -> None:
         state.stop()
-        services.close()
+        if state.started:
+            state.services.close()
 
     return app, window, cleanup
 
@@ -68,9 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None, help="workstation data directory")
     args, _qt_args = parser.parse_known_args(argv)
     home = (args.home or default_home()).resolve()
-    app, window, cleanup = open_window(home, sys.argv[0])
-    if window is None:
-        return 1
+    app, _window, cleanup = open_window(home, sys.argv[0])
     try:
         return int(app.exec())
     finally:

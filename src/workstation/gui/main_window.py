@@ -26,7 +26,6 @@ PREPARE_WORK_AREA_MS = 250
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState) -> None:
         super().__init__()
-        from .demo_panel import DemoPanel
         from .logon import LogonScreen
 
         self.state = state
@@ -55,16 +54,7 @@ class MainWindow(QMainWindow):
 
         self.demo_dock: QDockWidget | None = None
         if state.demo:
-            # Beside the session panel, as a tab: the work area keeps its width, and on the
-            # logon screen (no session panel) the demo cards stand alone on the right.
-            panel = DemoPanel(state, self)
-            self.demo_dock = QDockWidget("Demo cards", self)
-            self.demo_dock.setObjectName("demoDock")
-            self.demo_dock.setWidget(panel)
-            self.demo_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-            self.demo_dock.setMinimumWidth(panel.sizeHint().width())
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.demo_dock)
-            self.tabifyDockWidget(self.session_dock, self.demo_dock)
+            self.add_demo_panel()
 
         self._build_menu()
         self.status = QLabel(self)
@@ -76,8 +66,27 @@ class MainWindow(QMainWindow):
         self._show(LOGON)
         self._restore()
 
+    def add_demo_panel(self) -> None:
+        """The demo cards, beside the session panel as a tab: the work area keeps its width,
+        and on the logon screen (no session panel) the demo cards stand alone on the right."""
+        from .demo_panel import DemoPanel
+
+        if self.demo_dock is not None:
+            return
+        panel = DemoPanel(self.state, self)
+        self.demo_dock = QDockWidget("Demo cards", self)
+        self.demo_dock.setObjectName("demoDock")
+        self.demo_dock.setWidget(panel)
+        self.demo_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.demo_dock.setMinimumWidth(panel.sizeHint().width())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.demo_dock)
+        self.tabifyDockWidget(self.session_dock, self.demo_dock)
+
     def _build_work_area(self) -> None:
         if self._pages:
+            return
+        if not self.state.started:  # deferred start still running: pages need the services
+            QTimer.singleShot(PREPARE_WORK_AREA_MS, self._build_work_area)
             return
         from .lock import LockScreen
         from .session_panel import SessionPanel
@@ -142,6 +151,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _about(self) -> None:
+        if not self.state.started:
+            return
         info = self.state.services.ctx.hsm.info()
         QMessageBox.about(
             self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 IDLE_CHECK_MS = 1000
 
 
+@dataclass(frozen=True)
+class StartupReport:
+    demo: bool
+    initialised: bool
+
+
 class AppState(QObject):
     readers_changed = Signal(list)  # list[ReaderStatus]
     session_changed = Signal()  # joined, dropped, opened, closed
@@ -33,17 +40,26 @@ class AppState(QObject):
     locked = Signal(str)  # reason
     unlocked = Signal()
     data_changed = Signal(str)  # "keys", "people", "policy", "templates", "audit", "groups"
+    ready = Signal(object)  # StartupReport, once the services are built (deferred start)
+    startup_failed = Signal(object)  # the exception
 
     def __init__(
         self,
-        services: WorkstationServices,
+        services: WorkstationServices | None,
         *,
         home: Path,
         demo: bool = False,
         settings: QSettings | None = None,
+        build: Callable[[], tuple[Any, WorkstationServices]] | None = None,
     ) -> None:
+        """``services`` ready-made, or None with ``build`` returning (config, services):
+        then the services are built as the device thread's first job, after the window
+        shows, and ``ready`` is emitted."""
         super().__init__()
-        self.services = services
+        if services is None and build is None:
+            raise ValueError("AppState needs services or a way to build them")
+        self._services = services
+        self._build = build
         self.home = home
         self.demo = demo
         self.settings = settings or QSettings(str(home / "gui.ini"), QSettings.Format.IniFormat)
@@ -66,12 +82,40 @@ class AppState(QObject):
         The first reading and the watch start on the device thread, so the window shows
         without waiting for PC/SC."""
 
-        def begin(_: JobControl) -> None:
+        def begin(_: JobControl) -> StartupReport | None:
+            report = None
+            if self._services is None:
+                assert self._build is not None
+                config, self._services = self._build()
+                report = StartupReport(
+                    demo=bool(getattr(config, "demo", False)),
+                    initialised=self._services.ctx.repository.exists(),
+                )
             self.readers_changed.emit(self.services.ctx.readers.readers())
             self._watch = self.services.ctx.readers.watch(self._from_watch)
+            return report
 
-        self.run(begin, title="watch the card readers")
+        def begun(report: StartupReport | None) -> None:
+            if report is not None:
+                self.demo = report.demo
+                self.ready.emit(report)
+
+        self.run(
+            begin, title="start the workstation", on_done=begun, on_error=self.startup_failed.emit
+        )
         self._idle.start()
+
+    @property
+    def services(self) -> WorkstationServices:
+        """The services; with a deferred start, available once ``ready`` was emitted (and
+        always inside jobs, which run after the start job)."""
+        if self._services is None:
+            raise RuntimeError("the workstation is still starting")
+        return self._services
+
+    @property
+    def started(self) -> bool:
+        return self._services is not None
 
     def _store_readers(self, statuses: list[ReaderStatus]) -> None:
         self.readers = list(statuses)
