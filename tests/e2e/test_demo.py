@@ -73,6 +73,14 @@ def test_demo_start_provisions_and_guides(tmp_path: Path, pcsc_readers: list[str
         assert json.loads(made.stdout)["generated"][0]["label"].startswith("PEK-")
         status = json.loads(run(*cli, "--json", "status", home=home).stdout)
         assert status["initialised"] and status["people"] == 7
+
+        # The desktop application opens on it: the logon page, the six readers and, this
+        # being the demo, the demo cards panel once the services have started.
+        smoke = run(
+            sys.executable, str(Path(__file__).with_name("gui_smoke.py")), str(home), home=home
+        )
+        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+        assert "demo_panel=True readers=6 page=0" in smoke.stdout
     finally:
         stopped = run(*demo, "stop", "--home", str(home), home=home)
         assert stopped.returncode == 0
