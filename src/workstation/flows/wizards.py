@@ -19,6 +19,7 @@ The forms at the end (:class:`TemplateForm`, :class:`PolicyForm`, :class:`EnrolF
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,7 +99,7 @@ class StepInfo:
 S = TypeVar("S", bound=StrEnum)
 
 
-class _Flow(Generic[S]):
+class _Flow(ABC, Generic[S]):
     """Steps, history and navigation shared by the wizards' flows."""
 
     STEPS: ClassVar[Mapping[Any, StepInfo]]
@@ -111,12 +112,13 @@ class _Flow(Generic[S]):
         info: StepInfo = self.STEPS[step if step is not None else self.step]
         return info
 
+    @abstractmethod
     def errors(self, step: S | None = None) -> FieldErrors:
         """What is wrong with the stored input of ``step`` (default: the current one)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def next_step(self, step: S | None = None) -> S | None:
-        raise NotImplementedError
+        """The step after ``step`` (default: the current one); None after the last."""
 
     def advance(self) -> S:
         """Check the current step and go to the next; raises :class:`FlowError`."""

@@ -291,7 +291,7 @@ class _Section(QWidget):
         return self.page.data
 
     def show_data(self, data: AdminData) -> None:
-        raise NotImplementedError
+        """Show ``data``; every section overrides this (Qt classes cannot use ABCMeta)."""
 
     def change(
         self,
