@@ -15,13 +15,12 @@ import pytest
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtWidgets import QFileDialog
 
-from tests.gui.conftest import GuiWorld, pin
+from tests.gui.conftest import GuiWorld
+from tests.gui.helpers import WAIT, log_on
 from workstation.domain.audit import AuditEntry
 from workstation.standalone import audit_verify
 
 pytestmark = [pytest.mark.hsm, pytest.mark.pcsc]
-
-WAIT = 30_000
 
 
 def entry(seq: int, **body: Any) -> AuditEntry:
@@ -78,13 +77,6 @@ def test_table_model_named_columns(qtmodeltester: Any) -> None:
     assert model.row_of(3) == 2
     model.set_rows([])
     qtmodeltester.check(model)
-
-
-def log_on(qtbot: Any, app_state: Any, world: GuiWorld, *who: str) -> None:
-    for index, person in enumerate(who):
-        reader = world.insert(person, index)
-        app_state.log_on(reader, pin())
-        qtbot.waitUntil(lambda n=index + 1: len(app_state.members) == n, timeout=WAIT)
 
 
 @pytest.fixture

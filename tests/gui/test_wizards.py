@@ -19,34 +19,12 @@ from PySide6.QtWidgets import (
     QRadioButton,
 )
 
-from tests.gui.conftest import GuiWorld, pin
+from tests.gui.conftest import GuiWorld
+from tests.gui.helpers import WAIT, log_on, on_device
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.policy import Action
-from workstation.services.session import Session
 
 pytestmark = [pytest.mark.hsm, pytest.mark.pcsc]
-
-WAIT = 30_000
-
-
-def log_on(qtbot: Any, app_state: Any, world: GuiWorld, *who: str) -> None:
-    for index, person in enumerate(who):
-        reader = world.insert(person, index)
-        app_state.log_on(reader, pin())
-        qtbot.waitUntil(lambda n=index + 1: len(app_state.members) == n, timeout=WAIT)
-
-
-def on_device(qtbot: Any, app_state: Any, fn: Callable[[Session], Any]) -> Any:
-    """Call a service on the device thread (where the session's cards live) and wait."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-    app_state.run(
-        lambda _: fn(app_state.ensure_session()), on_done=out.append, on_error=errors.append
-    )
-    qtbot.waitUntil(lambda: bool(out or errors), timeout=WAIT)
-    if errors:
-        raise errors[0]
-    return out[0]
 
 
 def new_key(qtbot: Any, app_state: Any, template: str = "PIN encryption key") -> ManagedKey:

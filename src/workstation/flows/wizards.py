@@ -116,9 +116,12 @@ class _Flow(ABC, Generic[S]):
     def errors(self, step: S | None = None) -> FieldErrors:
         """What is wrong with the stored input of ``step`` (default: the current one)."""
 
-    @abstractmethod
     def next_step(self, step: S | None = None) -> S | None:
-        """The step after ``step`` (default: the current one); None after the last."""
+        """The step after ``step`` (default: the current one); None after the last. Steps
+        follow their declaration order unless a flow skips some."""
+        order = list(type(self.step))
+        index = order.index(step or self.step)
+        return order[index + 1] if index + 1 < len(order) else None
 
     def advance(self) -> S:
         """Check the current step and go to the next; raises :class:`FlowError`."""
@@ -531,11 +534,6 @@ class GenerateKeyFlow(_Flow[GenerateStep]):
             return {"result": "The keys have not been generated yet."}
         return {}
 
-    def next_step(self, step: GenerateStep | None = None) -> GenerateStep | None:
-        order = list(GenerateStep)
-        index = order.index(step or self.step)
-        return order[index + 1] if index + 1 < len(order) else None
-
 
 # --- rotate a key ------------------------------------------------------------------------
 
@@ -715,11 +713,6 @@ class RotateFlow(_Flow[RotateStep]):
         if step is RotateStep.ROTATE and self.result is None:
             return {"result": "The key has not been rotated yet."}
         return {}
-
-    def next_step(self, step: RotateStep | None = None) -> RotateStep | None:
-        order = list(RotateStep)
-        index = order.index(step or self.step)
-        return order[index + 1] if index + 1 < len(order) else None
 
 
 # --- change a key's state ----------------------------------------------------------------

@@ -88,3 +88,37 @@ def perform(
         show_error(parent, exc)
 
     state.requirement(action, template, checked, on_error=failed)
+
+
+def read_if_allowed(
+    state: AppState,
+    action: Action,
+    *,
+    title: str,
+    work: Callable[[JobControl], Any],
+    on_done: Callable[[Any], None],
+    on_refused: Callable[[Requirement], None],
+    on_error: Callable[[BaseException], None],
+    current: Callable[[], bool] = lambda: True,
+) -> None:
+    """Background reads of a page: ask first whether the session may (so that refreshes do
+    not fill the audit log with refused attempts), then read on the device thread.
+    ``current`` lets a page drop answers to a request it has since replaced."""
+
+    def done(result: Any) -> None:
+        if current():
+            on_done(result)
+
+    def failed(exc: BaseException) -> None:
+        if current():
+            on_error(exc)
+
+    def checked(requirement: Requirement) -> None:
+        if not current():
+            return
+        if requirement.met:
+            state.run(work, title=title, on_done=done, on_error=failed)
+        else:
+            on_refused(requirement)
+
+    state.requirement(action, None, checked, on_error=failed)

@@ -66,10 +66,9 @@ from workstation.flows.wizards import (
     describe_period,
     quorum_text,
 )
-from workstation.services.logon import Requirement
 from workstation.services.session import Session
 
-from .actions import perform
+from .actions import perform, read_if_allowed
 from .errors import describe
 from .logon import ReaderDirectory, ReaderEntry, tries_text
 from .runner import JobControl
@@ -1593,29 +1592,22 @@ class AdminPage(QWidget):
             )
 
         def done(data: AdminData) -> None:
-            if ticket != self._ticket:
-                return
             self.data = data
             if self._bad:
                 self.say("")  # a reading problem shown before is over
             for section in self.sections():
                 section.show_data(data)
 
-        def failed(exc: BaseException) -> None:
-            if ticket == self._ticket:
-                self.say(describe(exc)[1], bad=True)
-
-        def checked(requirement: Requirement) -> None:
-            # Asked first, so that a session that may not read does not fill the audit log
-            # with refused attempts each time something changes.
-            if ticket != self._ticket:
-                return
-            if requirement.met:
-                self.state.run(work, title="read the administration", on_done=done, on_error=failed)
-            else:
-                self.say(requirement.explain(), bad=True)
-
-        self.state.requirement(Action.VIEW_INVENTORY, None, checked, on_error=failed)
+        read_if_allowed(
+            self.state,
+            Action.VIEW_INVENTORY,
+            title="read the administration",
+            work=work,
+            on_done=done,
+            on_refused=lambda requirement: self.say(requirement.explain(), bad=True),
+            on_error=lambda exc: self.say(describe(exc)[1], bad=True),
+            current=lambda: ticket == self._ticket,
+        )
 
     def _session_changed(self) -> None:
         if not self.state.members:

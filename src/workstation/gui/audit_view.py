@@ -62,7 +62,7 @@ from workstation.domain.policy import Action
 from workstation.services.logon import Requirement
 from workstation.standalone.audit_verify import Report
 
-from .actions import perform
+from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
@@ -439,32 +439,28 @@ class AuditPage(QWidget):
         def work(_: JobControl) -> list[AuditEntry]:
             return services.audit.search(self.state.ensure_session(), **filters)
 
-        def done(entries: list[AuditEntry]) -> None:
-            if ticket == self._ticket:
-                self._show(entries, filters["limit"])
-
-        def failed(exc: BaseException) -> None:
-            if ticket == self._ticket:
-                self._say(describe(exc)[1], bad=True)
-
-        def checked(requirement: Requirement) -> None:
-            if ticket != self._ticket:
-                return
-            if requirement.met:
-                self.state.run(work, title="read the audit log", on_done=done, on_error=failed)
+        def refused(requirement: Requirement) -> None:
+            self.model.set_rows([])
+            missing = ", ".join(requirement.missing)
+            if not missing or missing == requirement.quorum:
+                detail = "nobody logged on fills it"
             else:
-                self.model.set_rows([])
-                missing = ", ".join(requirement.missing)
-                if not missing or missing == requirement.quorum:
-                    detail = "nobody logged on fills it"
-                else:
-                    detail = f"still missing: {missing}"
-                self._say(
-                    f"Reading the audit log needs {requirement.quorum}; {detail}. Press "
-                    "Search to log someone on."
-                )
+                detail = f"still missing: {missing}"
+            self._say(
+                f"Reading the audit log needs {requirement.quorum}; {detail}. Press "
+                "Search to log someone on."
+            )
 
-        self.state.requirement(Action.VIEW_AUDIT, None, checked, on_error=failed)
+        read_if_allowed(
+            self.state,
+            Action.VIEW_AUDIT,
+            title="read the audit log",
+            work=work,
+            on_done=lambda entries: self._show(entries, filters["limit"]),
+            on_refused=refused,
+            on_error=lambda exc: self._say(describe(exc)[1], bad=True),
+            current=lambda: ticket == self._ticket,
+        )
 
     def _show(self, entries: list[AuditEntry], limit: int) -> None:
         selected = self._selected_seq()
