@@ -616,8 +616,7 @@ class Cli:
     def cmd_audit_verify(self) -> int:
         with self.session() as session:
             report = self.services.audit.verify(session)
-        data = report.to_dict() if hasattr(report, "to_dict") else vars(report)
-        emit(self.json, data, report.summary() if hasattr(report, "summary") else str(report))
+        emit(self.json, report.to_dict(), report.summary())
         return EXIT_OK if report.ok else EXIT_INTEGRITY
 
     def cmd_audit_export(self) -> int:
