@@ -92,7 +92,58 @@ class Hsm(Protocol):
         ``cryptography`` and the public key above)."""
         ...
 
+    # --- clear key material for paper ceremonies (issue 4) --------------------------------
+    # The only paths by which clear key bytes cross the HSM boundary. The services call
+    # them under the ceremony, export and backup quorums; the caller wipes every bytearray
+    # it receives or passes.
+
+    def random_bytes(self, length: int) -> bytearray:
+        """``length`` random bytes from the HSM's generator (C_GenerateRandom)."""
+        ...
+
+    def import_clear_key(self, algorithm: KeyAlgorithm, value: bytearray) -> GeneratedKey:
+        """Take a clear secret key (combined from components) into the HSM as a transient
+        object, compute its check value there, and return it wrapped under the master key.
+        TDES values must already have odd parity. ``value`` is not wiped here."""
+        ...
+
+    def export_clear_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        """Unwrap a stored secret key and return its clear value (to be split into
+        components for printing). Raises IntegrityError if it does not unwrap."""
+        ...
+
+    def backup_workstation_keys(self) -> WorkstationKeyBackup:
+        """Wrap the master, binding and audit keys under a fresh random transport key
+        (AES-256) made in the HSM; return the transport key in clear (to be split into
+        shares or components at once) and the wrapped keys. Raises HsmError when the keys
+        were created unexportable."""
+        ...
+
+    def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
+        """On a token without workstation keys: unwrap ``blob`` (from
+        ``backup_workstation_keys``) under ``transport_key`` and store the three keys as
+        token objects with the attributes ``create_workstation_keys`` gives them. Refuses
+        (AlreadyInitialised) if any workstation key exists; IntegrityError if the blob does
+        not unwrap under the transport key. All or nothing."""
+        ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkstationKeyBackup:
+    """The workstation keys wrapped under a one-time transport key.
+
+    ``blob`` is not secret (every key in it is wrapped under the transport key, RFC 5649):
+    it is kept in the repository, so a repository backup carries it. ``transport_key`` is
+    the clear AES-256 transport key; the caller splits it into shares and wipes it.
+    ``transport_kcv``: AES CMAC check value of the transport key (5 bytes), to tell a
+    correct recombination from a wrong one before the HSM is asked to unwrap.
+    """
+
+    transport_key: bytearray
+    transport_kcv: bytes
+    blob: bytes
 
 
 # --- smart cards -------------------------------------------------------------------------
@@ -158,6 +209,93 @@ class CardReaders(Protocol):
         """Call ``on_change`` (from a background thread) whenever a card is inserted or
         removed, until ``stop()``."""
         ...
+
+
+# --- printing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentMailer:
+    """One sealed-envelope mailer: a key component (or a master key backup share) for one
+    custodian. ``secret`` is the clear component or share value; the renderer prints it only
+    on the inner part, in groups of four hex digits, with ``secret_kcv``. The outer part
+    carries no key material and no check value of the combined key."""
+
+    envelope_serial: str  # e.g. "KCW-E-000042"; printed and as a Code 128 barcode
+    custodian: str  # the named custodian this envelope is for
+    key_label: str
+    algorithm: str  # e.g. "TDES-2KEY", "AES-256"
+    index: int  # 1-based: "component 2 of 3" / "share 2 of 5"
+    count: int
+    secret: bytearray
+    secret_kcv: str  # upper-case hex
+    ceremony_id: str
+    workstation_id: str
+    printed_at: datetime
+    kind: str = "component"  # "component" or "share"
+    threshold: int | None = None  # shares: how many recover the secret
+
+
+@dataclass(frozen=True)
+class AcknowledgementForm:
+    """A custodian's acknowledgement of an envelope, printed for signature."""
+
+    envelope_serial: str
+    bag_number: str | None
+    custodian: str
+    key_label: str
+    index: int
+    count: int
+    kind: str  # "component" or "share"
+    event: str  # what is acknowledged: "received", "handed over", ...
+    history: tuple[tuple[str, str, str], ...]  # (time, event, people) so far
+    workstation_id: str
+    printed_at: datetime
+
+
+@dataclass(frozen=True)
+class CeremonyDocument:
+    """A ceremony record for printing: the transcript, and a signature line per participant."""
+
+    ceremony_id: str
+    title: str
+    script: str
+    workstation_id: str
+    key_label: str | None
+    algorithm: str | None
+    key_kcv: str | None  # the combined key's check value: on the record, never on a mailer
+    started_at: datetime
+    completed_at: datetime | None
+    status: str
+    transcript: tuple[tuple[str, str, str, str], ...]  # (time, step, people, text)
+    transcript_hash: str  # hex SHA-256 of the canonical transcript
+    participants: tuple[tuple[str, str, str, str], ...]  # (name, role, card id, signature status)
+    printed_at: datetime
+
+
+class DocumentRenderer(Protocol):
+    """Makes the ceremony's paper as PDF, in memory. The caller wipes the returned buffer
+    (a mailer's PDF holds a clear component)."""
+
+    def component_mailers(self, mailers: Sequence[ComponentMailer]) -> bytearray:
+        """One PDF, one page per mailer, in the order given."""
+        ...
+
+    def acknowledgement_forms(self, forms: Sequence[AcknowledgementForm]) -> bytearray: ...
+
+    def ceremony_record(self, record: CeremonyDocument) -> bytearray: ...
+
+
+class PrintQueue(Protocol):
+    """A configured printer. ``submit`` hands the PDF to the print system through a pipe
+    (never a file of ours) and returns the job id the print system gave."""
+
+    @property
+    def printer(self) -> str | None:
+        """The configured printer's name; None when no printer is configured."""
+        ...
+
+    def submit(self, pdf: bytearray, *, title: str) -> str: ...
 
 
 # --- repository --------------------------------------------------------------------------
@@ -347,11 +485,15 @@ class Repository(Protocol):
 
 
 __all__ = [
+    "AcknowledgementForm",
     "AuditRepository",
     "CardReaders",
     "CardRepository",
     "CardWatch",
+    "CeremonyDocument",
     "Clock",
+    "ComponentMailer",
+    "DocumentRenderer",
     "GeneratedKey",
     "GroupRepository",
     "Hsm",
@@ -362,9 +504,11 @@ __all__ = [
     "PeopleRepository",
     "PivCard",
     "PolicyRepository",
+    "PrintQueue",
     "ReaderStatus",
     "Repository",
     "Sealed",
     "TemplateRepository",
     "UnitOfWork",
+    "WorkstationKeyBackup",
 ]
