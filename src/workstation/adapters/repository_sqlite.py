@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
+from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.people import Card, Group, Person
 from workstation.domain.policy import PolicySet
@@ -49,7 +50,10 @@ from workstation.errors import (
 from workstation.services.ports import (
     AuditRepository,
     CardRepository,
+    CeremonyRepository,
+    EnvelopeRepository,
     GroupRepository,
+    HoldingRepository,
     KeyQuery,
     KeyRepository,
     MetaRepository,
@@ -209,7 +213,61 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _schema_v1),)
+_SCHEMA_V2: tuple[str, ...] = (
+    # Paper ceremonies (issue 4): signed ceremony records, the envelope register and the
+    # register of who held which component. Records are sealed like every other.
+    """CREATE TABLE ceremonies (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        key_id TEXT,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL
+    ) STRICT""",
+    "CREATE INDEX ceremonies_started ON ceremonies(started_at)",
+    "CREATE INDEX ceremonies_key ON ceremonies(key_id, started_at)",
+    """CREATE TABLE envelopes (
+        serial TEXT PRIMARY KEY,
+        ceremony_id TEXT NOT NULL REFERENCES ceremonies(id),
+        key_id TEXT,
+        custodian_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        bag_number TEXT UNIQUE,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL
+    ) STRICT""",
+    "CREATE INDEX envelopes_state ON envelopes(state, serial)",
+    "CREATE INDEX envelopes_custodian ON envelopes(custodian_id, serial)",
+    "CREATE INDEX envelopes_ceremony ON envelopes(ceremony_id, serial)",
+    "CREATE INDEX envelopes_key ON envelopes(key_id, serial)",
+    """CREATE TABLE holdings (
+        id INTEGER PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        key_identity TEXT NOT NULL,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL
+    ) STRICT""",
+    "CREATE INDEX holdings_person ON holdings(person_id, id)",
+    "CREATE INDEX holdings_key ON holdings(key_id, id)",
+    # Split knowledge is remembered for good: the register only grows.
+    *(
+        f"""CREATE TRIGGER holdings_append_only_{op.lower()} BEFORE {op} ON holdings
+        BEGIN SELECT RAISE(ABORT, 'the register of component holders is append-only'); END"""
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+
+
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V2:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _schema_v1),
+    Migration(2, "ceremonies, envelopes and component holders", _schema_v2),
+)
 
 _RESERVED_META = frozenset({"schema_version"})
 
@@ -545,6 +603,78 @@ class SqliteRepository:
         read (verifying or exporting the audit log) does not hold up writers."""
         return SqliteUnitOfWork(self, read_only=read_only)
 
+    def backup(self, target: Path) -> None:
+        """SQLite's online backup into a new file ``target`` (mode 0600): consistent even
+        while other processes write. Refuses to overwrite a file."""
+        target = Path(target)
+        conn = self._connect()
+        try:
+            try:
+                fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                raise BadInput(f"{target} exists already; choose a new file.") from None
+            except OSError as exc:
+                raise BadInput(
+                    f"The backup {target} cannot be written: {exc.strerror or exc}."
+                ) from None
+            os.close(fd)
+            dest = sqlite3.connect(target)
+            try:
+                conn.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.Error as exc:
+                dest.close()
+                target.unlink(missing_ok=True)
+                raise _storage_error(self.path, exc) from None
+            dest.close()
+        finally:
+            conn.close()
+
+    def restore(self, source: Path) -> None:
+        """Copy the backup ``source`` into place, where no repository exists yet. The copy
+        is checked (SQLite integrity check, a workstation schema this code understands)
+        before it takes the repository's name."""
+        source = Path(source)
+        if self.exists():
+            raise AlreadyInitialised(
+                f"A workstation repository already exists at {self.path}; a backup is "
+                "restored only onto a fresh workstation."
+            )
+        if not source.is_file():
+            raise BadInput(f"There is no backup file {source}.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".restoring")
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            try:
+                src = sqlite3.connect(f"{source.absolute().as_uri()}?mode=ro", uri=True)
+                dest = sqlite3.connect(partial)
+                try:
+                    src.backup(dest)
+                    ok = dest.execute("PRAGMA integrity_check").fetchone()
+                    version = self._read_version(dest)
+                finally:
+                    src.close()
+                    dest.close()
+            except sqlite3.Error as exc:
+                raise BadInput(
+                    f"{source} is not a workstation repository backup ({exc})."
+                ) from None
+            if not ok or ok[0] != "ok":
+                raise BadInput(f"The backup {source} is damaged ({ok[0] if ok else '?'}).")
+            if version is None:
+                raise BadInput(f"{source} is not a workstation repository backup.")
+            if version > self.schema_version:
+                raise BadInput(
+                    f"The backup {source} has schema version {version}, newer than this "
+                    f"software understands ({self.schema_version})."
+                )
+            os.replace(partial, self.path)
+        finally:
+            partial.unlink(missing_ok=True)
+        self._schema_checked = False
+
     def scrub(self) -> None:
         """Leave no copy of removed data in the files: every connection runs with
         ``secure_delete`` (freed space is zeroed), and this copies the WAL into the main
@@ -590,6 +720,9 @@ class SqliteUnitOfWork:
     keys: KeyRepository
     audit: AuditRepository
     meta: MetaRepository
+    ceremonies: CeremonyRepository
+    envelopes: EnvelopeRepository
+    holdings: HoldingRepository
 
     def __init__(self, repository: SqliteRepository, *, read_only: bool = False) -> None:
         self._repository = repository
@@ -605,6 +738,9 @@ class SqliteUnitOfWork:
         self.audit_log = SqliteAuditRepository(self)
         self.audit = self.audit_log
         self.meta = SqliteMetaRepository(self)
+        self.ceremonies = SqliteCeremonyRepository(self)
+        self.envelopes = SqliteEnvelopeRepository(self)
+        self.holdings = SqliteHoldingRepository(self)
 
     @property
     def path(self) -> Path:
@@ -739,6 +875,10 @@ class SqliteUnitOfWork:
                     return AlreadyExists(message, detail=text)
         if "FOREIGN KEY constraint failed" in text and foreign_key:
             return NotFound(foreign_key, detail=text)
+        if "component holders is append-only" in text:
+            return IntegrityError(
+                "The register of component holders is append-only; entries cannot change."
+            )
         if "append-only" in text:
             return IntegrityError("The audit log is append-only; entries cannot change.")
         return WorkstationError(
@@ -1316,3 +1456,173 @@ class SqliteMetaRepository(_Part):
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
+
+
+# --- ceremonies, envelopes, holdings -------------------------------------------------------
+
+
+class SqliteCeremonyRepository(_Part):
+    _SELECT = "SELECT record, mac, id FROM ceremonies"
+
+    def add(self, ceremony: Ceremony, mac: bytes) -> None:
+        self._x(
+            "INSERT INTO ceremonies (id, kind, started_at, key_id, record, mac) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                ceremony.id,
+                ceremony.kind.value,
+                format_time(ceremony.started_at),
+                ceremony.key_id,
+                _record_text(ceremony.to_record()),
+                mac,
+            ),
+            unique={"ceremonies.id": f"Ceremony {ceremony.id} is already recorded."},
+        )
+
+    def _sealed(self, row: Any) -> Sealed[Ceremony]:
+        ceremony = _rebuild(Ceremony.from_record, row[0], f"ceremony {row[2]}")
+        if ceremony.id != row[2]:
+            raise _integrity(f"ceremony {row[2]}", "does not match its row")
+        return Sealed(ceremony, bytes(row[1]))
+
+    def get(self, ceremony_id: str) -> Sealed[Ceremony] | None:
+        ref = ceremony_id.strip().lower()
+        row = self._one(f"{self._SELECT} WHERE id = ?", (ref,))
+        if row is None and len(ref) >= 6:
+            lo, hi = _prefix_range(ref)
+            rows = self._x(
+                f"{self._SELECT} WHERE id >= ? AND id < ? LIMIT 2",
+                (lo, hi),
+            ).fetchall()
+            if len(rows) > 1:
+                raise BadInput(f"Several ceremonies start with {ceremony_id!r}; give more of it.")
+            row = rows[0] if rows else None
+        return self._sealed(row) if row else None
+
+    def list(self, *, key_id: str | None = None, limit: int = 500) -> list[Sealed[Ceremony]]:
+        where, params = ("WHERE key_id = ?", [key_id]) if key_id else ("", [])
+        rows = self._x(
+            f"{self._SELECT} {where} ORDER BY started_at DESC, id LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [self._sealed(r) for r in rows]
+
+
+class SqliteEnvelopeRepository(_Part):
+    _SELECT = "SELECT record, mac, serial, state, bag_number FROM envelopes"
+
+    def _columns(self, e: Envelope) -> tuple[object, ...]:
+        return (
+            e.ceremony_id,
+            e.key_id,
+            e.custodian_id,
+            e.state.value,
+            e.bag_number,
+            _record_text(e.to_record()),
+        )
+
+    def _unique(self, e: Envelope) -> dict[str, str]:
+        return {
+            "envelopes.serial": f"Envelope {e.serial} already exists.",
+            "envelopes.bag_number": f"Bag number {e.bag_number} is already used for another "
+            "envelope; each tamper-evident bag has its own number.",
+        }
+
+    def add(self, envelope: Envelope, mac: bytes) -> None:
+        self._x(
+            "INSERT INTO envelopes (ceremony_id, key_id, custodian_id, state, bag_number, "
+            "record, mac, serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*self._columns(envelope), mac, envelope.serial),
+            unique=self._unique(envelope),
+            foreign_key=f"Envelope {envelope.serial}: no ceremony {envelope.ceremony_id}.",
+        )
+
+    def update(self, envelope: Envelope, mac: bytes) -> None:
+        cursor = self._x(
+            "UPDATE envelopes SET ceremony_id = ?, key_id = ?, custodian_id = ?, state = ?, "
+            "bag_number = ?, record = ?, mac = ? WHERE serial = ?",
+            (*self._columns(envelope), mac, envelope.serial),
+            unique=self._unique(envelope),
+        )
+        self._require_changed(cursor, f"There is no envelope {envelope.serial}.")
+
+    def _sealed(self, row: Any) -> Sealed[Envelope]:
+        e = _rebuild(Envelope.from_record, row[0], f"envelope {row[2]}")
+        if e.serial != row[2] or e.state.value != row[3] or e.bag_number != row[4]:
+            raise _integrity(f"envelope {row[2]}", "does not match its row")
+        return Sealed(e, bytes(row[1]))
+
+    def get(self, serial: str) -> Sealed[Envelope] | None:
+        row = self._one(f"{self._SELECT} WHERE serial = ?", (serial.strip().upper(),))
+        return self._sealed(row) if row else None
+
+    def next_serials(self, count: int) -> list[str]:
+        if count < 1:
+            raise ValueError("ask for at least one serial")
+        row = self._one(
+            "INSERT INTO meta (name, value) VALUES ('envelope_serial', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + ? "
+            "RETURNING value",
+            (str(count), count),
+        )
+        last = int(row[0])
+        return [f"KCW-E-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+    def list(
+        self,
+        *,
+        state: EnvelopeState | None = None,
+        custodian_id: str | None = None,
+        ceremony_id: str | None = None,
+        key_id: str | None = None,
+    ) -> list[Sealed[Envelope]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("state", state.value if state else None),
+            ("custodian_id", custodian_id),
+            ("ceremony_id", ceremony_id),
+            ("key_id", key_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._x(f"{self._SELECT} {where} ORDER BY serial", params).fetchall()
+        return [self._sealed(r) for r in rows]
+
+
+class SqliteHoldingRepository(_Part):
+    _SELECT = "SELECT record, mac, person_id, key_id FROM holdings"
+
+    def add_many(self, holdings: Sequence[tuple[ComponentHolding, bytes]]) -> None:
+        for h, mac in holdings:
+            self._x(
+                "INSERT INTO holdings (person_id, key_id, key_identity, record, mac) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (h.person_id, h.key_id, h.key_identity, _record_text(h.to_record()), mac),
+            )
+
+    def _sealed(self, row: Any) -> Sealed[ComponentHolding]:
+        h = _rebuild(ComponentHolding.from_record, row[0], "a component holding")
+        if h.person_id != row[2] or h.key_id != row[3]:
+            raise _integrity("a component holding", "does not match its row")
+        return Sealed(h, bytes(row[1]))
+
+    def for_people(self, person_ids: Sequence[str]) -> list[Sealed[ComponentHolding]]:
+        if not person_ids:
+            return []
+        marks = ", ".join("?" for _ in person_ids)
+        rows = self._x(
+            f"{self._SELECT} WHERE person_id IN ({marks}) ORDER BY id",
+            list(person_ids),
+        ).fetchall()
+        return [self._sealed(r) for r in rows]
+
+    def for_key(self, key_id: str) -> list[Sealed[ComponentHolding]]:
+        rows = self._x(f"{self._SELECT} WHERE key_id = ? ORDER BY id", (key_id,)).fetchall()
+        return [self._sealed(r) for r in rows]
+
+    def list(self, *, limit: int = 5000) -> list[Sealed[ComponentHolding]]:
+        rows = self._x(f"{self._SELECT} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [self._sealed(r) for r in rows]

@@ -39,6 +39,10 @@ class Action(StrEnum):
     DESTROY_KEY = "destroy_key"
     ROTATE_KEY = "rotate_key"
     EXPORT_KEY = "export_key"
+    PRINT_COMPONENTS = "print_components"  # generate a key as printed components
+    ENTER_COMPONENTS = "enter_components"  # form a key from components typed by custodians
+    RECORD_ENVELOPE = "record_envelope"  # sealed, handed over, received, opened, destroyed
+    BACKUP_MASTER_KEY = "backup_master_key"
     VIEW_AUDIT = "view_audit"
     EXPORT_AUDIT = "export_audit"
 
@@ -326,6 +330,12 @@ DEFAULT_QUORUMS: dict[Action, Quorum] = {
     Action.DESTROY_KEY: _q("1 security_officer + 1 supervisor"),
     Action.ROTATE_KEY: _q("2 key_custodian"),
     Action.EXPORT_KEY: _q("2 key_custodian + 1 supervisor"),
+    # Paper ceremonies: the officer conducts, the custodians named for the components
+    # must be logged on as well (checked by the ceremony service).
+    Action.PRINT_COMPONENTS: _q("1 security_officer + 2 key_custodian"),
+    Action.ENTER_COMPONENTS: _q("1 security_officer + 2 key_custodian"),
+    Action.RECORD_ENVELOPE: _q("1 security_officer + 1 key_custodian|supervisor"),
+    Action.BACKUP_MASTER_KEY: _q("1 security_officer + 1 supervisor"),
     Action.VIEW_AUDIT: _q("1 auditor|security_officer"),
     Action.EXPORT_AUDIT: _q("1 auditor"),
 }
@@ -366,6 +376,10 @@ class PolicySet:
         try:
             return self.quorums[action]
         except KeyError:
+            # An action added after this policy set was stored has its default until a
+            # policy change sets it (the stored record and its seal stay as they were).
+            if action in DEFAULT_QUORUMS:
+                return DEFAULT_QUORUMS[action]
             raise BadInput(f"No policy is set for {action.display}.") from None
 
     def check_roles(self, roles: Iterable[Role]) -> None:

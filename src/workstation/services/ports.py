@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
+from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.people import Card, Group, Person
 from workstation.domain.policy import PolicySet
@@ -423,6 +425,49 @@ class AuditRepository(Protocol):
     ) -> list[AuditEntry]: ...
 
 
+class CeremonyRepository(Protocol):
+    def add(self, ceremony: Ceremony, mac: bytes) -> None: ...
+    def get(self, ceremony_id: str) -> Sealed[Ceremony] | None:
+        """By id, or by a unique prefix of it (at least 6 characters)."""
+        ...
+
+    def list(self, *, key_id: str | None = None, limit: int = 500) -> list[Sealed[Ceremony]]:
+        """Newest first."""
+        ...
+
+
+class EnvelopeRepository(Protocol):
+    def next_serials(self, count: int) -> list[str]:
+        """``count`` new serial numbers ("KCW-E-000001", ...), part of the transaction."""
+        ...
+
+    def add(self, envelope: Envelope, mac: bytes) -> None: ...
+    def update(self, envelope: Envelope, mac: bytes) -> None: ...
+    def get(self, serial: str) -> Sealed[Envelope] | None:
+        """Case-insensitive serial."""
+        ...
+
+    def list(
+        self,
+        *,
+        state: EnvelopeState | None = None,
+        custodian_id: str | None = None,
+        ceremony_id: str | None = None,
+        key_id: str | None = None,
+    ) -> list[Sealed[Envelope]]:
+        """In serial order."""
+        ...
+
+
+class HoldingRepository(Protocol):
+    """Who held which component: append-only, kept for good (split knowledge)."""
+
+    def add_many(self, holdings: Sequence[tuple[ComponentHolding, bytes]]) -> None: ...
+    def for_people(self, person_ids: Sequence[str]) -> list[Sealed[ComponentHolding]]: ...
+    def for_key(self, key_id: str) -> list[Sealed[ComponentHolding]]: ...
+    def list(self, *, limit: int = 5000) -> list[Sealed[ComponentHolding]]: ...
+
+
 class MetaRepository(Protocol):
     """Workstation-wide settings: id, schema version, initialisation time."""
 
@@ -445,6 +490,9 @@ class UnitOfWork(Protocol):
     keys: KeyRepository
     audit: AuditRepository
     meta: MetaRepository
+    ceremonies: CeremonyRepository
+    envelopes: EnvelopeRepository
+    holdings: HoldingRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -476,6 +524,16 @@ class Repository(Protocol):
         verification do not block the other workstations' writers)."""
         ...
 
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the whole repository into ``target`` (a new file), taken
+        while others may be using it. Keys stay wrapped under the master key."""
+        ...
+
+    def restore(self, source: Path) -> None:
+        """Become a copy of the backup file ``source``: only where no repository exists
+        yet (a fresh workstation). Refuses a file that is not a workstation repository."""
+        ...
+
     def scrub(self) -> None:
         """After a key is destroyed: make sure no freed page, journal or WAL frame still
         holds the removed wrapped value (SQLite: secure_delete on, WAL checkpoint TRUNCATE)."""
@@ -491,11 +549,14 @@ __all__ = [
     "CardRepository",
     "CardWatch",
     "CeremonyDocument",
+    "CeremonyRepository",
     "Clock",
     "ComponentMailer",
     "DocumentRenderer",
+    "EnvelopeRepository",
     "GeneratedKey",
     "GroupRepository",
+    "HoldingRepository",
     "Hsm",
     "HsmInfo",
     "KeyQuery",
