@@ -675,6 +675,11 @@ class SqliteRepository:
             partial.unlink(missing_ok=True)
         self._schema_checked = False
 
+    def remove(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        self._schema_checked = False
+
     def scrub(self) -> None:
         """Leave no copy of removed data in the files: every connection runs with
         ``secure_delete`` (freed space is zeroed), and this copies the WAL into the main

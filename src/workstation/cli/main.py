@@ -905,6 +905,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--since", metavar="DATE")
     sp.add_argument("--until", metavar="DATE")
     sp.add_argument("--limit", type=int, default=100)
+
+    from .ceremonies import register
+
+    register(sub, cmd)
     return p
 
 

@@ -14,9 +14,11 @@ from workstation.services.logon import LogonService
 if TYPE_CHECKING:
     from workstation.services.admin import PolicyService, TemplateService
     from workstation.services.audit import AuditService
+    from workstation.services.ceremonies import CeremonyService
     from workstation.services.initialise import InitialiseService
     from workstation.services.keys import KeyService
     from workstation.services.people import PeopleService
+    from workstation.services.recovery import RecoveryService
 
 
 class WorkstationServices:
@@ -59,6 +61,20 @@ class WorkstationServices:
         from workstation.services.audit import AuditService
 
         return AuditService(self.ctx)
+
+    @cached_property
+    def ceremonies(self) -> CeremonyService:
+        from workstation.services.ceremonies import CeremonyService
+
+        return CeremonyService(
+            self.ctx, renderer=self.ctx.renderer, print_queue=self.ctx.print_queue
+        )
+
+    @cached_property
+    def recovery(self) -> RecoveryService:
+        from workstation.services.recovery import RecoveryService
+
+        return RecoveryService(self.ctx)
 
     def close(self) -> None:
         try:

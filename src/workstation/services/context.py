@@ -22,7 +22,16 @@ from workstation.domain.people import Group, Status
 from workstation.domain.policy import Action, PolicySet, Quorum, evaluate_quorum
 from workstation.domain.templates import KeyTemplate
 from workstation.errors import IntegrityError, NotInitialised, QuorumNotMet, SessionLocked
-from workstation.services.ports import CardReaders, Clock, Hsm, Repository, Sealed, UnitOfWork
+from workstation.services.ports import (
+    CardReaders,
+    Clock,
+    DocumentRenderer,
+    Hsm,
+    PrintQueue,
+    Repository,
+    Sealed,
+    UnitOfWork,
+)
 from workstation.services.session import Member, Session
 
 log = logging.getLogger(__name__)
@@ -66,11 +75,15 @@ class ServiceContext:
         hsm: Hsm,
         readers: CardReaders,
         clock: Clock | None = None,
+        renderer: DocumentRenderer | None = None,
+        print_queue: PrintQueue | None = None,
     ) -> None:
         self.repository = repository
         self.hsm = hsm
         self.readers = readers
         self.clock: Clock = clock or SystemClock()
+        self.renderer = renderer  # paper ceremonies (PDF)
+        self.print_queue = print_queue  # the configured printer, if any
 
     # --- sealing -------------------------------------------------------------------------
 

@@ -181,6 +181,34 @@ class KeyService:
             log.warning("generation stopped after %d of %d keys: %s", len(made), count, stopped)
         return GenerationResult(made, count, stopped)
 
+    def record_new(
+        self,
+        uow: UnitOfWork,
+        auth: Authorisation,
+        session: Session,
+        template: KeyTemplate,
+        generated: GeneratedKey,
+        *,
+        key_id: str,
+        label: str,
+        details: dict[str, str],
+    ) -> ManagedKey:
+        """Store a key made outside ``generate`` (a paper ceremony), pre-active, with its
+        seal, audit entry and first history event, in the caller's transaction."""
+        key = replace(
+            self._new_key(
+                template,
+                generated,
+                seq=0,
+                now=self.ctx.clock.now(),
+                label=label,
+                activation_date=None,
+            ),
+            id=key_id or uuid.uuid4().hex,
+        )
+        self._store_new(uow, auth, session, [key], template, Action.GENERATE_KEY, details)
+        return key
+
     def _new_key(
         self,
         template: KeyTemplate,

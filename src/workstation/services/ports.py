@@ -534,6 +534,10 @@ class Repository(Protocol):
         yet (a fresh workstation). Refuses a file that is not a workstation repository."""
         ...
 
+    def remove(self) -> None:
+        """Delete the repository's files: only to undo a restore whose recovery failed."""
+        ...
+
     def scrub(self) -> None:
         """After a key is destroyed: make sure no freed page, journal or WAL frame still
         holds the removed wrapped value (SQLite: secure_delete on, WAL checkpoint TRUNCATE)."""
