@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -33,11 +34,19 @@ from workstation.errors import (
     BadInput,
     CardBlocked,
     CardRemoved,
+    HsmError,
     IntegrityError,
     NoCardPresent,
     PinIncorrect,
 )
-from workstation.services.ports import CardWatch, GeneratedKey, HsmInfo, PivCard, ReaderStatus
+from workstation.services.ports import (
+    CardWatch,
+    GeneratedKey,
+    HsmInfo,
+    PivCard,
+    ReaderStatus,
+    WorkstationKeyBackup,
+)
 
 
 class FakeClock:
@@ -59,11 +68,28 @@ class FakeClock:
 class FakeHsm:
     """Keys in process memory; same contract as the PKCS#11 adapter."""
 
+    BACKUP_FIELDS = frozenset(
+        {
+            "format",
+            "version",
+            "master",
+            "binding",
+            "binding_type",
+            "audit_private",
+            "audit_public",
+            "transport_kcv",
+        }
+    )
+
     def __init__(self) -> None:
         self.master: bytes | None = None
         self.binding: bytes | None = None
         self.audit_key: ec.EllipticCurvePrivateKey | None = None
-        self.generated: list[bytes] = []  # clear values, so tests can look for leaks
+        # Clear values (generated, imported, backup transport keys), so tests can look for
+        # leaks.
+        self.generated: list[bytes] = []
+        # False: the workstation keys behave as if created unexportable (no backup by shares).
+        self.exportable = True
 
     def info(self) -> HsmInfo:
         return HsmInfo("fake", "Fake", "FakeHSM", "0001", "FAKE")
@@ -132,6 +158,129 @@ class FakeHsm:
     def sign_audit(self, message: bytes) -> bytes:
         assert self.audit_key is not None
         return self.audit_key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    # --- clear key material for paper ceremonies ------------------------------------------
+
+    def random_bytes(self, length: int) -> bytearray:
+        if not 1 <= length <= 4096:
+            raise BadInput(f"{length} random bytes were asked for; the HSM gives 1 to 4096.")
+        return bytearray(os.urandom(length))
+
+    def import_clear_key(self, algorithm: KeyAlgorithm, value: bytearray) -> GeneratedKey:
+        assert self.master is not None
+        if not algorithm.is_symmetric:
+            raise BadInput(f"{algorithm.value} is a key pair: only secret keys are imported.")
+        if len(value) != algorithm.key_bytes:
+            raise BadInput(
+                f"{algorithm.value} keys are {algorithm.key_bytes} bytes long; the value given "
+                f"is {len(value)} bytes.",
+            )
+        if algorithm.family is KeyFamily.TDES:
+            for index, byte in enumerate(value):
+                if not byte.bit_count() % 2:
+                    raise BadInput(f"Byte {index + 1} of the key does not have odd parity.")
+        clear = bytes(value)
+        self.generated.append(clear)
+        return GeneratedKey(
+            aes_key_wrap_with_padding(self.master, clear), self._kcv(algorithm, clear)
+        )
+
+    def export_clear_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        assert self.master is not None
+        if not algorithm.is_symmetric:
+            raise BadInput(f"{algorithm.value} is a key pair: only secret keys are exported.")
+        try:
+            value = aes_key_unwrap_with_padding(self.master, wrapped)
+        except InvalidUnwrap:
+            raise IntegrityError("unwrap failed") from None
+        if len(value) != algorithm.key_bytes:
+            raise IntegrityError(f"the wrapped key holds {len(value)} bytes")
+        return bytearray(value)
+
+    def backup_workstation_keys(self) -> WorkstationKeyBackup:
+        assert self.master is not None and self.binding is not None
+        assert self.audit_key is not None
+        if not self.exportable:
+            raise HsmError(
+                "The workstation keys on token FAKE were created unexportable; they cannot be "
+                "backed up by shares."
+            )
+        transport = os.urandom(32)
+        self.generated.append(transport)
+        kcv = self._kcv(KeyAlgorithm.AES_256, transport)
+        private = self.audit_key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        document = {
+            "format": "kcw-workstation-keys",
+            "version": 1,
+            "master": aes_key_wrap_with_padding(transport, self.master).hex().upper(),
+            "binding": aes_key_wrap_with_padding(transport, self.binding).hex().upper(),
+            "binding_type": "hmac-sha256",
+            "audit_private": aes_key_wrap_with_padding(transport, private).hex().upper(),
+            "audit_public": self.audit_public_key().hex().upper(),
+            "transport_kcv": kcv.hex().upper(),
+        }
+        blob = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+        return WorkstationKeyBackup(
+            transport_key=bytearray(transport), transport_kcv=kcv, blob=blob
+        )
+
+    def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
+        if self.master is not None:
+            raise AlreadyInitialised("keys exist")
+        if len(transport_key) != 32:
+            raise BadInput(f"The transport key is {len(transport_key)} bytes long, not 32.")
+        fields = self._parse_backup(blob)
+        transport = bytes(transport_key)
+        if self._kcv(KeyAlgorithm.AES_256, transport) != fields["transport_kcv"]:
+            raise IntegrityError("The shares do not recombine to this backup's transport key.")
+        try:
+            master = aes_key_unwrap_with_padding(transport, fields["master"])
+            binding = aes_key_unwrap_with_padding(transport, fields["binding"])
+            private_der = aes_key_unwrap_with_padding(transport, fields["audit_private"])
+        except InvalidUnwrap:
+            raise IntegrityError("The backup does not unwrap under its transport key.") from None
+        try:
+            private = serialization.load_der_private_key(private_der, None)
+        except ValueError:
+            raise IntegrityError("The backup's audit key is not a private key.") from None
+        if not isinstance(private, ec.EllipticCurvePrivateKey) or (
+            private.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            != fields["audit_public"]
+        ):
+            raise IntegrityError("The backup's audit public key does not belong to its key.")
+        # All or nothing: nothing is kept until everything unwrapped.
+        self.master, self.binding, self.audit_key = master, binding, private
+
+    @classmethod
+    def _parse_backup(cls, blob: bytes) -> dict[str, bytes]:
+        try:
+            document = json.loads(bytes(blob).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise BadInput("The workstation key backup is not a JSON document.") from None
+        if not isinstance(document, dict) or document.keys() != cls.BACKUP_FIELDS:
+            raise BadInput("The workstation key backup does not have the expected fields.")
+        for name, expected in (("format", "kcw-workstation-keys"), ("version", 1)):
+            if document[name] != expected or type(document[name]) is not type(expected):
+                raise BadInput(f"The field {name!r} of the workstation key backup is wrong.")
+        if document["binding_type"] != "hmac-sha256":
+            raise BadInput("The field 'binding_type' of the workstation key backup is wrong.")
+        fields: dict[str, bytes] = {}
+        for name in ("master", "binding", "audit_private", "audit_public", "transport_kcv"):
+            try:
+                fields[name] = bytes.fromhex(document[name])
+            except (TypeError, ValueError):
+                raise BadInput(
+                    f"The field {name!r} of the workstation key backup is not hexadecimal."
+                ) from None
+        if len(fields["transport_kcv"]) != 5:
+            raise BadInput("The field 'transport_kcv' of the workstation key backup is wrong.")
+        return fields
 
     def close(self) -> None:
         pass

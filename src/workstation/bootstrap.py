@@ -25,6 +25,7 @@ from workstation.services.ports import (
     Hsm,
     HsmInfo,
     Repository,
+    WorkstationKeyBackup,
 )
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,21 @@ class DeferredHsm:
 
     def sign_audit(self, message: bytes) -> bytes:
         return self._get().sign_audit(message)
+
+    def random_bytes(self, length: int) -> bytearray:
+        return self._get().random_bytes(length)
+
+    def import_clear_key(self, algorithm: KeyAlgorithm, value: bytearray) -> GeneratedKey:
+        return self._get().import_clear_key(algorithm, value)
+
+    def export_clear_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        return self._get().export_clear_key(algorithm, wrapped)
+
+    def backup_workstation_keys(self) -> WorkstationKeyBackup:
+        return self._get().backup_workstation_keys()
+
+    def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
+        self._get().restore_workstation_keys(transport_key, blob)
 
     def close(self) -> None:
         with self._lock:

@@ -14,10 +14,33 @@ What lives on the token (PKCS#11 token objects, created once by ``create_worksta
 ``KCW audit key``         EC P-256 key pair: signs audit checkpoints
 ========================  ================================================================
 
-All three are sensitive and never extractable. Every other key lives on the token only for
-the length of one call, as a session object (CKA_TOKEN false), and leaves it wrapped under
-the master key (CKM_AES_KEY_WRAP_PAD, RFC 5649). No clear key byte is ever read from the
-HSM: check values are computed inside it.
+All three are sensitive (never readable in clear) and extractable only by wrapping, so that
+``backup_workstation_keys`` can wrap them under a one-time transport key for a backup by
+shares. Every other key lives on the token only for the length of one call, as a session
+object (CKA_TOKEN false), and leaves it wrapped under the master key (CKM_AES_KEY_WRAP_PAD,
+RFC 5649). Check values are computed inside the HSM.
+
+Clear key bytes cross the HSM boundary only in the paper-ceremony calls: ``import_clear_key``
+(a key combined from components goes in), ``export_clear_key`` (a stored key comes out, to
+be split into components) and ``backup_workstation_keys`` (the transport key comes out, to
+be split into shares). They travel in ``bytearray``s the caller wipes.
+
+The workstation key backup (``WorkstationKeyBackup.blob``) is canonical JSON (sorted keys,
+no spaces, ASCII), upper-case hex for binary values::
+
+    {"audit_private": "<RFC 5649 wrap of the audit key's PKCS #8 PrivateKeyInfo>",
+     "audit_public": "<the audit key's SubjectPublicKeyInfo, DER>",
+     "binding": "<RFC 5649 wrap of the binding key>",
+     "binding_type": "hmac-sha256" | "aes-cmac",
+     "format": "kcw-workstation-keys",
+     "master": "<RFC 5649 wrap of the master key>",
+     "transport_kcv": "<AES CMAC check value of the transport key, 5 bytes>",
+     "version": 1}
+
+Every wrap is under the transport key (CKM_AES_KEY_WRAP_PAD); nothing in the blob is secret.
+A reader outside an HSM should take the DER length of the unwrapped PKCS #8 structure:
+SoftHSM 2.6 zero-pads it to a multiple of 8 bytes before wrapping, so the RFC 5649 length
+counts the zeros (its own C_UnwrapKey accepts them).
 
 Threads: PKCS#11 login state belongs to the application, not to a session (PKCS#11 v2.40
 base §5.6, C_Login), and python-pkcs11 calls C_Initialize with no locking arguments, which
@@ -30,8 +53,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -41,14 +66,18 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import pkcs11
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11
+from pkcs11.constants import DEFAULT
 from pkcs11.types import (
     EncryptMixin,
+    Key,
     Object,
+    SecretKey,
     Session,
     SignMixin,
     Token,
@@ -67,7 +96,7 @@ from workstation.errors import (
     NotInitialised,
     WorkstationError,
 )
-from workstation.services.ports import GeneratedKey, HsmInfo
+from workstation.services.ports import GeneratedKey, HsmInfo, WorkstationKeyBackup
 
 __all__ = [
     "AUDIT_KEY_LABEL",
@@ -88,17 +117,32 @@ _WORKSTATION_LABELS = (MASTER_KEY_LABEL, BINDING_KEY_LABEL, AUDIT_KEY_LABEL)
 _WRAP = Mechanism.AES_KEY_WRAP_PAD
 
 # Attributes of the three workstation keys (PKCS#11 v2.40 base §4.4 storage objects, §4.9
-# private keys, §4.10 secret keys). SENSITIVE and not EXTRACTABLE mean no one, the
-# workstation included, can read or wrap them out; not MODIFIABLE stops anyone with the user
-# PIN from switching CKA_DECRYPT on for the master key (which would decrypt every wrapped
-# key); not COPYABLE stops C_CopyObject from making a copy with other attributes.
+# private keys, §4.10 secret keys). SENSITIVE means no one, the workstation included, can
+# read their value; not MODIFIABLE stops anyone with the user PIN from switching CKA_DECRYPT
+# on for the master key (which would decrypt every wrapped key); not COPYABLE stops
+# C_CopyObject from making a copy with other attributes.
+#
+# EXTRACTABLE (by wrapping only: a sensitive key's value still cannot be read) so that the
+# keys can be backed up by shares: ``backup_workstation_keys`` wraps them under a one-time
+# transport key that is split among custodians (PCI PIN Security Requirement 8-2: a secret
+# or private key is backed up only under dual control and split knowledge, as components or
+# shares). The user PIN stays the boundary, as it is for the stored keys: whoever holds it
+# can already unwrap any stored key in clear; with EXTRACTABLE they could also wrap the
+# master key itself out under a key of their own, which is why the services call the backup
+# only under the backup quorum and the PIN must be guarded as the master key is. A
+# production HSM that has a trusted backup of its own (a vendor's smart-card-protected key
+# backup, or cloning between HSMs of one security domain) should use that instead, with
+# these keys unextractable.
+#
+# MODIFIABLE comes last: SoftHSM 2.6 applies a C_UnwrapKey template in order and refuses
+# (CKR_ATTRIBUTE_READ_ONLY) an attribute that follows CKA_MODIFIABLE false.
 _RESIDENT_SECRET: dict[Attribute, Any] = {
     Attribute.TOKEN: True,
     Attribute.PRIVATE: True,
     Attribute.SENSITIVE: True,
-    Attribute.EXTRACTABLE: False,
-    Attribute.MODIFIABLE: False,
+    Attribute.EXTRACTABLE: True,
     Attribute.COPYABLE: False,
+    Attribute.MODIFIABLE: False,
 }
 _RESIDENT_PUBLIC: dict[Attribute, Any] = {
     Attribute.TOKEN: True,
@@ -123,6 +167,55 @@ _TRANSIENT_CHECK: dict[Attribute, Any] = {
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: False,
 }
+# Keys whose clear value the workstation reads (C_GetAttributeValue of CKA_VALUE): a stored
+# key exported for a ceremony, and the backup transport key. Session objects, destroyed as
+# soon as the value is read.
+_TRANSIENT_READABLE: dict[Attribute, Any] = {
+    Attribute.TOKEN: False,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: False,
+    Attribute.EXTRACTABLE: True,
+}
+
+# A C_CreateObject template names every capability: the defaults of CKA_ENCRYPT and the rest
+# are the module's own choice (PKCS#11 v2.40 base §4.8), python-pkcs11 sets them only in its
+# generate, unwrap and derive templates.
+_SECRET_KEY_CAPABILITIES: dict[Attribute, MechanismFlag] = {
+    Attribute.ENCRYPT: MechanismFlag.ENCRYPT,
+    Attribute.DECRYPT: MechanismFlag.DECRYPT,
+    Attribute.WRAP: MechanismFlag.WRAP,
+    Attribute.UNWRAP: MechanismFlag.UNWRAP,
+    Attribute.SIGN: MechanismFlag.SIGN,
+    Attribute.VERIFY: MechanismFlag.VERIFY,
+    Attribute.DERIVE: MechanismFlag.DERIVE,
+}
+
+# The most random bytes one call hands out (C_GenerateRandom): plenty for components and
+# shares, small enough that a mistaken length is refused rather than served.
+_MAX_RANDOM_BYTES = 4096
+
+# The backup by shares: a one-time AES-256 transport key, and the blob's identification.
+_TRANSPORT_KEY = KeyAlgorithm.AES_256
+_BACKUP_FORMAT = "kcw-workstation-keys"
+_BACKUP_VERSION = 1
+_BINDING_TYPES: dict[str, tuple[KeyType, Mechanism]] = {
+    "hmac-sha256": (KeyType.GENERIC_SECRET, Mechanism.SHA256_HMAC),
+    "aes-cmac": (KeyType.AES, Mechanism.AES_CMAC),
+}
+_BACKUP_FIELDS = frozenset(
+    {
+        "format",
+        "version",
+        "master",
+        "binding",
+        "binding_type",
+        "audit_private",
+        "audit_public",
+        "transport_kcv",
+    }
+)
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_MAX_WRAPPED_PRIVATE = 4096  # a wrapped PKCS #8 EC key is far smaller
 
 _SECRET_KEY_TYPES: dict[KeyAlgorithm, tuple[KeyType, Mechanism]] = {
     KeyAlgorithm.TDES_2KEY: (KeyType.DES2, Mechanism.DES2_KEY_GEN),
@@ -169,6 +262,14 @@ _INFRASTRUCTURE_ERRORS: tuple[type[p11.PKCS11Error], ...] = (
     p11.FunctionNotSupported,
     p11.UnwrappingKeyHandleInvalid,
     p11.OperationActive,
+)
+# Refusals of the template the workstation itself built: a fault here, not in the data.
+_TEMPLATE_ERRORS: tuple[type[p11.PKCS11Error], ...] = (
+    p11.AttributeReadOnly,
+    p11.AttributeTypeInvalid,
+    p11.AttributeValueInvalid,
+    p11.TemplateIncomplete,
+    p11.TemplateInconsistent,
 )
 
 _T = TypeVar("_T")
@@ -438,6 +539,218 @@ def _wrapped_length(key_bytes: int) -> int:
     """RFC 5649 §4.1: the key is padded to a multiple of 8 bytes and an 8-byte integrity
     block (AIV) is prepended."""
     return 8 + 8 * ((key_bytes + 7) // 8)
+
+
+def _check_wrapped_length(algorithm: KeyAlgorithm, wrapped: bytes) -> None:
+    expected = _wrapped_length(algorithm.key_bytes)
+    if len(wrapped) != expected:
+        raise IntegrityError(
+            f"The wrapped {algorithm.value} key is {len(wrapped)} bytes long; wrapped "
+            f"under the master key it is {expected} bytes. It is refused.",
+        )
+
+
+def _wipe(secret: bytearray) -> None:
+    secret[:] = bytes(len(secret))
+
+
+def _capability_template(capabilities: MechanismFlag) -> dict[Attribute, bool]:
+    """Every capability attribute of a secret key: true for those in ``capabilities``."""
+    return {
+        attribute: bool(capabilities & flag) for attribute, flag in _SECRET_KEY_CAPABILITIES.items()
+    }
+
+
+def _create_secret_key(
+    session: Session,
+    key_type: KeyType,
+    value: bytearray,
+    capabilities: MechanismFlag,
+    template: Mapping[Attribute, Any],
+) -> SecretKey:
+    """A secret key object from its clear value (C_CreateObject, PKCS#11 v2.40 base §5.7)."""
+    key = session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: key_type,
+            **template,
+            **_capability_template(capabilities),
+            # The bytearray itself, not a copy: python-pkcs11 packs CKA_VALUE with bytes()
+            # while it builds the C template, and that immutable copy (which nothing can
+            # wipe) is dropped as soon as the template is built; the C buffer it copies
+            # into is freed after C_CreateObject. No other copy is made here.
+            Attribute.VALUE: value,
+        }
+    )
+    return _capable(key, SecretKey, "the imported key")
+
+
+def _check_odd_parity(value: bytearray, algorithm: KeyAlgorithm) -> None:
+    """Each byte of a DES key has odd parity (FIPS 46-3 §3; PKCS#11 v2.40 Current Mechanisms
+    §2.28/§2.29: a module may refuse a DES2 or DES3 key without it, SoftHSM does not)."""
+    for index, byte in enumerate(value):
+        if not byte.bit_count() % 2:
+            raise BadInput(
+                f"Byte {index + 1} of the {algorithm.value} key does not have odd parity; "
+                "a TDES key is taken into the HSM only with its parity bits set (adjust the "
+                "parity after combining the components).",
+            )
+
+
+def _der_octet_string_of(data: bytes) -> bytes:
+    """``data`` as a DER OCTET STRING (X.690 §8.7; definite length, §8.1.3)."""
+    length = len(data)
+    if length < 0x80:
+        return bytes([0x04, length]) + data
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x04, 0x80 | len(octets)]) + octets + data
+
+
+def _ec_params_of(public: ec.EllipticCurvePublicKey) -> bytes | None:
+    """CKA_EC_PARAMS for the curve of ``public``; None for a curve the workstation does not use."""
+    for algorithm, curve in _EC_CURVES.items():
+        if curve.name == public.curve.name:
+            return _EC_PARAMS[algorithm]
+    return None
+
+
+@dataclass(frozen=True)
+class _BackupBlob:
+    """The workstation keys wrapped under a transport key: ``WorkstationKeyBackup.blob``,
+    in the format the module docstring gives."""
+
+    master: bytes
+    binding: bytes
+    binding_type: str  # a key of _BINDING_TYPES
+    audit_private: bytes
+    audit_public: bytes
+    transport_kcv: bytes
+
+    def encode(self) -> bytes:
+        document = {
+            "format": _BACKUP_FORMAT,
+            "version": _BACKUP_VERSION,
+            "master": self.master.hex().upper(),
+            "binding": self.binding.hex().upper(),
+            "binding_type": self.binding_type,
+            "audit_private": self.audit_private.hex().upper(),
+            "audit_public": self.audit_public.hex().upper(),
+            "transport_kcv": self.transport_kcv.hex().upper(),
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+    @classmethod
+    def parse(cls, blob: bytes) -> _BackupBlob:
+        """Read a backup strictly: every field present, no other, each of its form."""
+        if not isinstance(blob, bytes | bytearray):
+            raise BadInput("The workstation key backup must be given as bytes.")
+        try:
+            document = json.loads(bytes(blob).decode("utf-8"), object_pairs_hook=_unique_fields)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInput(
+                "The workstation key backup is not a JSON document.", detail=str(exc)
+            ) from exc
+        if not isinstance(document, dict):
+            raise BadInput("The workstation key backup is not a JSON object.")
+        missing = _BACKUP_FIELDS - document.keys()
+        if missing:
+            raise BadInput(
+                f"The workstation key backup lacks the field(s) {', '.join(sorted(missing))}.",
+            )
+        unknown = document.keys() - _BACKUP_FIELDS
+        if unknown:
+            names = ", ".join(repr(name) for name in sorted(unknown))
+            raise BadInput(f"The workstation key backup has unknown field(s) {names}.")
+        if document["format"] != _BACKUP_FORMAT:
+            raise BadInput(
+                f"The field 'format' of the workstation key backup is not {_BACKUP_FORMAT!r}: "
+                "this is not a workstation key backup.",
+            )
+        version = document["version"]
+        if type(version) is not int or version != _BACKUP_VERSION:
+            raise BadInput(
+                f"The field 'version' of the workstation key backup is {version!r}; this "
+                f"workstation reads version {_BACKUP_VERSION}.",
+            )
+        binding_type = document["binding_type"]
+        if binding_type not in _BINDING_TYPES:
+            raise BadInput(
+                f"The field 'binding_type' of the workstation key backup is {binding_type!r}; "
+                f"it is one of {', '.join(sorted(_BINDING_TYPES))}.",
+            )
+        master, binding, audit_private, audit_public, transport_kcv = (
+            _hex_field(document, name)
+            for name in ("master", "binding", "audit_private", "audit_public", "transport_kcv")
+        )
+        secret_wrap = _wrapped_length(32)
+        for name, value, good, holds in (
+            ("master", master, len(master) == secret_wrap, f"{secret_wrap} bytes"),
+            ("binding", binding, len(binding) == secret_wrap, f"{secret_wrap} bytes"),
+            (
+                "audit_private",
+                audit_private,
+                16 <= len(audit_private) <= _MAX_WRAPPED_PRIVATE and len(audit_private) % 8 == 0,
+                "a multiple of 8 bytes, 16 to 4096",
+            ),
+            ("transport_kcv", transport_kcv, len(transport_kcv) == 5, "5 bytes"),
+        ):
+            if not good:
+                raise BadInput(
+                    f"The field {name!r} of the workstation key backup is {len(value)} bytes "
+                    f"long; it should be {holds}.",
+                )
+        _backup_public_key(audit_public)
+        return cls(
+            master=master,
+            binding=binding,
+            binding_type=binding_type,
+            audit_private=audit_private,
+            audit_public=audit_public,
+            transport_kcv=transport_kcv,
+        )
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in document:
+            raise BadInput(f"The workstation key backup gives the field {name!r} twice.")
+        document[name] = value
+    return document
+
+
+def _hex_field(document: Mapping[str, Any], name: str) -> bytes:
+    text = document[name]
+    if not isinstance(text, str) or not _HEX.fullmatch(text):
+        raise BadInput(
+            f"The field {name!r} of the workstation key backup is not a hexadecimal string.",
+        )
+    return bytes.fromhex(text)
+
+
+def _backup_public_key(spki: bytes) -> ec.EllipticCurvePublicKey:
+    """The audit public key of a backup: an elliptic-curve SubjectPublicKeyInfo, DER, on a
+    curve the workstation uses."""
+    try:
+        public = serialization.load_der_public_key(spki)
+    except ValueError as exc:
+        raise BadInput(
+            "The field 'audit_public' of the workstation key backup is not a DER public key.",
+            detail=str(exc),
+        ) from exc
+    if not isinstance(public, ec.EllipticCurvePublicKey) or _ec_params_of(public) is None:
+        raise BadInput(
+            "The field 'audit_public' of the workstation key backup is not an elliptic-curve "
+            "public key on a curve the workstation uses.",
+        )
+    canonical = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if canonical != spki:
+        raise BadInput(
+            "The field 'audit_public' of the workstation key backup is not in canonical DER.",
+        )
+    return public
 
 
 class Pkcs11Hsm:
@@ -746,40 +1059,57 @@ class Pkcs11Hsm:
                 f"{algorithm.value} is a key pair: its check value comes from its public key, "
                 "not from the HSM.",
             )
-        expected = _wrapped_length(algorithm.key_bytes)
-        if len(wrapped) != expected:
-            raise IntegrityError(
-                f"The wrapped {algorithm.value} key is {len(wrapped)} bytes long; wrapped "
-                f"under the master key it is {expected} bytes. It is refused.",
-            )
-        key_type, _ = _SECRET_KEY_TYPES[algorithm]
+        _check_wrapped_length(algorithm, wrapped)
         with self._use(f"check a {algorithm.value} key") as shared, _transient_objects() as objs:
-            master = _capable(self._master(shared), UnwrapMixin, MASTER_KEY_LABEL)
-            try:
-                key = master.unwrap_key(
-                    ObjectClass.SECRET_KEY,
-                    key_type,
-                    wrapped,
-                    mechanism=_WRAP,
-                    store=False,
-                    capabilities=_KCV_CAPABILITY[algorithm.family],
-                    template=_TRANSIENT_CHECK,
-                )
-            except _INFRASTRUCTURE_ERRORS:
-                raise
-            except p11.PKCS11Error as exc:
-                # RFC 5649 §3: the unwrap fails when the integrity check (AIV) does not
-                # match, i.e. the value was altered or wrapped under another master key.
-                raise IntegrityError(
-                    f"The wrapped {algorithm.value} key does not unwrap under this "
-                    "workstation's master key: it was altered or belongs to another "
-                    "workstation. It is refused.",
-                    detail=f"{type(exc).__name__}: {exc}",
-                ) from exc
-            objs.append(key)
-            if key_type is KeyType.AES:
-                self._check_unwrapped_length(key, algorithm)
+            key = self._unwrap_stored(
+                shared,
+                objs,
+                algorithm,
+                wrapped,
+                capabilities=_KCV_CAPABILITY[algorithm.family],
+                template=_TRANSIENT_CHECK,
+            )
             return _key_check_value(key, algorithm)
+
+    def _unwrap_stored(
+        self,
+        shared: _SharedSession,
+        objs: list[Object],
+        algorithm: KeyAlgorithm,
+        wrapped: bytes,
+        *,
+        capabilities: MechanismFlag,
+        template: dict[Attribute, Any],
+    ) -> Object:
+        """A stored secret key unwrapped under the master key as a session object, added to
+        the call's transient ``objs``. IntegrityError when it does not unwrap."""
+        key_type, _ = _SECRET_KEY_TYPES[algorithm]
+        master = _capable(self._master(shared), UnwrapMixin, MASTER_KEY_LABEL)
+        try:
+            key = master.unwrap_key(
+                ObjectClass.SECRET_KEY,
+                key_type,
+                wrapped,
+                mechanism=_WRAP,
+                store=False,
+                capabilities=capabilities,
+                template=template,
+            )
+        except _INFRASTRUCTURE_ERRORS:
+            raise
+        except p11.PKCS11Error as exc:
+            # RFC 5649 §3: the unwrap fails when the integrity check (AIV) does not
+            # match, i.e. the value was altered or wrapped under another master key.
+            raise IntegrityError(
+                f"The wrapped {algorithm.value} key does not unwrap under this "
+                "workstation's master key: it was altered or belongs to another "
+                "workstation. It is refused.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        objs.append(key)
+        if key_type is KeyType.AES:
+            self._check_unwrapped_length(key, algorithm)
+        return key
 
     @staticmethod
     def _check_unwrapped_length(key: Object, algorithm: KeyAlgorithm) -> None:
@@ -794,6 +1124,312 @@ class Pkcs11Hsm:
                 f"The wrapped key holds {length} bytes, not the {algorithm.key_bytes} of "
                 f"{algorithm.value}. It is refused.",
             )
+
+    # --- clear key material for paper ceremonies -----------------------------------------
+
+    def random_bytes(self, length: int) -> bytearray:
+        if not 1 <= length <= _MAX_RANDOM_BYTES:
+            raise BadInput(
+                f"{length} random bytes were asked for; the HSM gives 1 to "
+                f"{_MAX_RANDOM_BYTES} at a time.",
+            )
+        random = bytearray()
+        with self._use("generate random bytes") as shared:
+            # python-pkcs11 returns bytes, which cannot be wiped: copied at once into the
+            # bytearray, and no name keeps them.
+            random.extend(shared.session.generate_random(length * 8))
+        if len(random) != length:
+            count = len(random)
+            _wipe(random)
+            raise HsmError(f"The HSM returned {count} random bytes; {length} were asked for.")
+        return random
+
+    def import_clear_key(self, algorithm: KeyAlgorithm, value: bytearray) -> GeneratedKey:
+        if not algorithm.is_symmetric:
+            raise BadInput(
+                f"{algorithm.value} is a key pair: only secret keys are taken into the HSM "
+                "in clear.",
+            )
+        if len(value) != algorithm.key_bytes:
+            raise BadInput(
+                f"{algorithm.value} keys are {algorithm.key_bytes} bytes long; the value given "
+                f"is {len(value)} bytes.",
+            )
+        if algorithm.family is KeyFamily.TDES:
+            _check_odd_parity(value, algorithm)
+        key_type, _ = _SECRET_KEY_TYPES[algorithm]
+        with self._use(f"import a {algorithm.value} key") as shared, _transient_objects() as objs:
+            master = _capable(self._master(shared), WrapMixin, MASTER_KEY_LABEL)
+            key = _create_secret_key(
+                shared.session,
+                key_type,
+                value,
+                _KCV_CAPABILITY[algorithm.family],
+                _TRANSIENT_EXPORTABLE,
+            )
+            objs.append(key)
+            kcv = _key_check_value(key, algorithm)
+            wrapped = master.wrap_key(key, mechanism=_WRAP)
+        return GeneratedKey(wrapped=wrapped, kcv=kcv)
+
+    def export_clear_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        if not algorithm.is_symmetric:
+            raise BadInput(
+                f"{algorithm.value} is a key pair: only secret keys are exported in clear "
+                "(as components).",
+            )
+        _check_wrapped_length(algorithm, wrapped)
+        value = bytearray()
+        try:
+            with (
+                self._use(f"export a {algorithm.value} key") as shared,
+                _transient_objects() as objs,
+            ):
+                # No capability at all: the object exists only to be read.
+                key = self._unwrap_stored(
+                    shared,
+                    objs,
+                    algorithm,
+                    wrapped,
+                    capabilities=MechanismFlag(0),
+                    template=_TRANSIENT_READABLE,
+                )
+                # python-pkcs11 returns CKA_VALUE as bytes, which cannot be wiped: copied at
+                # once into the bytearray, and no name keeps them.
+                value.extend(key[Attribute.VALUE])
+            if len(value) != algorithm.key_bytes:
+                raise IntegrityError(
+                    f"The wrapped key holds {len(value)} bytes, not the {algorithm.key_bytes} "
+                    f"of {algorithm.value}. It is refused.",
+                )
+        except BaseException:
+            _wipe(value)
+            raise
+        return value
+
+    def backup_workstation_keys(self) -> WorkstationKeyBackup:
+        transport_value = bytearray()
+        try:
+            with (
+                self._use("back up the workstation keys") as shared,
+                _transient_objects() as objs,
+            ):
+                master = self._master(shared)
+                binding, binding_mechanism = self._binding(shared)
+                private = _capable(
+                    self._find(shared, AUDIT_KEY_LABEL, ObjectClass.PRIVATE_KEY),
+                    Key,
+                    AUDIT_KEY_LABEL,
+                )
+                audit_public = self._audit_spki(shared)
+                self._check_exportable(
+                    (MASTER_KEY_LABEL, master),
+                    (BINDING_KEY_LABEL, binding),
+                    (AUDIT_KEY_LABEL, private),
+                )
+                # Readable (not SENSITIVE): its value leaves the HSM to be split into shares.
+                transport = shared.session.generate_key(
+                    KeyType.AES,
+                    _TRANSPORT_KEY.bits,
+                    store=False,
+                    mechanism=Mechanism.AES_KEY_GEN,
+                    capabilities=MechanismFlag.WRAP | MechanismFlag.SIGN,
+                    template=_TRANSIENT_READABLE,
+                )
+                objs.append(transport)
+                transport_kcv = _key_check_value(transport, _TRANSPORT_KEY)
+                wrapper = _capable(transport, WrapMixin, "the transport key")
+                try:
+                    wrapped = [
+                        wrapper.wrap_key(key, mechanism=_WRAP) for key in (master, binding, private)
+                    ]
+                except (p11.KeyUnextractable, p11.KeyNotWrappable) as exc:
+                    raise self._unexportable(f"{type(exc).__name__}: {exc}") from exc
+                # bytes from python-pkcs11 (not wipeable): copied at once, no name keeps them.
+                transport_value.extend(transport[Attribute.VALUE])
+            if len(transport_value) != _TRANSPORT_KEY.key_bytes:
+                raise HsmError(
+                    f"The HSM returned a transport key of {len(transport_value)} bytes; "
+                    f"{_TRANSPORT_KEY.key_bytes} were asked for.",
+                )
+        except BaseException:
+            _wipe(transport_value)
+            raise
+        binding_type = next(
+            name
+            for name, (_, mechanism) in _BINDING_TYPES.items()
+            if mechanism == binding_mechanism
+        )
+        blob = _BackupBlob(
+            master=wrapped[0],
+            binding=wrapped[1],
+            binding_type=binding_type,
+            audit_private=wrapped[2],
+            audit_public=audit_public,
+            transport_kcv=transport_kcv,
+        ).encode()
+        log.info(
+            "backed up the workstation keys of HSM token %r under a transport key", self._label
+        )
+        return WorkstationKeyBackup(
+            transport_key=transport_value, transport_kcv=transport_kcv, blob=blob
+        )
+
+    def _check_exportable(self, *keys: tuple[str, Object]) -> None:
+        for label, key in keys:
+            if not key[Attribute.EXTRACTABLE]:
+                raise self._unexportable(f"CKA_EXTRACTABLE false on {label!r}")
+
+    def _unexportable(self, detail: str) -> HsmError:
+        return HsmError(
+            f"The workstation keys on HSM token {self._label!r} were created unexportable; "
+            "they cannot be backed up by shares. Back the token up with the HSM's own backup "
+            "procedure instead.",
+            detail=detail,
+        )
+
+    def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
+        if len(transport_key) != _TRANSPORT_KEY.key_bytes:
+            raise BadInput(
+                f"The transport key is {len(transport_key)} bytes long; the transport key of "
+                f"a workstation key backup is {_TRANSPORT_KEY.value} "
+                f"({_TRANSPORT_KEY.key_bytes} bytes).",
+            )
+        backup = _BackupBlob.parse(blob)
+        binding_key_type, binding_mechanism = _BINDING_TYPES[backup.binding_type]
+        with self._use("restore the workstation keys") as shared:
+            if self._any_workstation_key(shared):
+                raise AlreadyInitialised(
+                    f"HSM token {self._label!r} already holds workstation keys; a backup is "
+                    "restored only onto a token without them.",
+                )
+            if binding_mechanism not in shared.mechanisms:
+                raise HsmError(
+                    f"HSM token {self._label!r} does not offer {binding_mechanism.name}, which "
+                    f"the backed-up binding key ({backup.binding_type}) needs.",
+                )
+            try:
+                with _transient_objects() as objs:
+                    # Never readable or wrappable: it only unwraps the backup (and computes
+                    # its own check value).
+                    transport = _create_secret_key(
+                        shared.session,
+                        KeyType.AES,
+                        transport_key,
+                        MechanismFlag.UNWRAP | MechanismFlag.SIGN,
+                        _TRANSIENT_CHECK,
+                    )
+                    objs.append(transport)
+                    kcv = _key_check_value(transport, _TRANSPORT_KEY)
+                    if not hmac.compare_digest(kcv, backup.transport_kcv):
+                        raise IntegrityError(
+                            "The shares do not recombine to this backup's transport key "
+                            f"(check value {backup.transport_kcv.hex().upper()}): a share is "
+                            "wrong or belongs to another backup. Nothing was restored.",
+                        )
+                    unwrapper = _capable(transport, UnwrapMixin, "the transport key")
+                    self._restore_objects(shared, unwrapper, backup, binding_key_type)
+            finally:
+                # Found objects may be stale (keys removed from the token behind our back).
+                shared.objects.clear()
+                shared.binding_mechanism = None
+        log.info("restored the workstation keys on HSM token %r from a backup", self._label)
+
+    def _restore_objects(
+        self,
+        shared: _SharedSession,
+        unwrapper: UnwrapMixin,
+        backup: _BackupBlob,
+        binding_key_type: KeyType,
+    ) -> None:
+        """The three workstation keys as token objects, with the attributes
+        ``create_workstation_keys`` gives them; all of them or none."""
+        created: list[Object] = []
+        try:
+            created.append(
+                _unwrap_backup(
+                    unwrapper,
+                    "master key",
+                    backup.master,
+                    ObjectClass.SECRET_KEY,
+                    KeyType.AES,
+                    label=MASTER_KEY_LABEL,
+                    capabilities=MechanismFlag.WRAP | MechanismFlag.UNWRAP,
+                    template=_RESIDENT_SECRET,
+                )
+            )
+            self._check_unwrapped_length(created[-1], KeyAlgorithm.AES_256)
+            created.append(
+                _unwrap_backup(
+                    unwrapper,
+                    "binding key",
+                    backup.binding,
+                    ObjectClass.SECRET_KEY,
+                    binding_key_type,
+                    label=BINDING_KEY_LABEL,
+                    capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                    template=_RESIDENT_SECRET,
+                )
+            )
+            private = _unwrap_backup(
+                unwrapper,
+                "audit private key",
+                backup.audit_private,
+                ObjectClass.PRIVATE_KEY,
+                KeyType.EC,
+                label=AUDIT_KEY_LABEL,
+                capabilities=MechanismFlag.SIGN,
+                # python-pkcs11's unwrap template names every capability; a private key has
+                # no CKA_ENCRYPT, CKA_VERIFY or CKA_WRAP (PKCS#11 v2.40 base §4.9), and
+                # SoftHSM refuses them (CKR_ATTRIBUTE_TYPE_INVALID). DEFAULT leaves them out.
+                template={
+                    Attribute.ENCRYPT: DEFAULT,
+                    Attribute.VERIFY: DEFAULT,
+                    Attribute.WRAP: DEFAULT,
+                    **_RESIDENT_SECRET,
+                },
+            )
+            created.append(private)
+            public_key = _backup_public_key(backup.audit_public)
+            point = public_key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+            created.append(
+                shared.session.create_object(
+                    {
+                        Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                        Attribute.KEY_TYPE: KeyType.EC,
+                        Attribute.LABEL: AUDIT_KEY_LABEL,
+                        Attribute.EC_PARAMS: _ec_params_of(public_key),
+                        # PKCS#11 v2.40 Current Mechanisms §2.3.3: DER of the ECPoint, an
+                        # OCTET STRING around the uncompressed point.
+                        Attribute.EC_POINT: _der_octet_string_of(point),
+                        Attribute.ENCRYPT: False,
+                        Attribute.WRAP: False,
+                        Attribute.VERIFY: True,
+                        **_RESIDENT_PUBLIC,
+                    }
+                )
+            )
+            # The public key is not under the transport key's protection: check that it
+            # belongs to the private key before the pair signs anything.
+            challenge = secrets.token_bytes(32)
+            signature = _ecdsa_sign(shared, private, challenge)
+            try:
+                public_key.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                raise IntegrityError(
+                    "The backup's audit public key does not belong to its audit private key: "
+                    "the backup was altered. Nothing was restored.",
+                ) from None
+        except BaseException:
+            # All or nothing: a half-restored token would refuse the next attempt.
+            for obj in reversed(created):
+                try:
+                    obj.destroy()
+                except p11.PKCS11Error as exc:
+                    log.error("could not remove a partly restored workstation key: %r", exc)
+            raise
 
     # --- binding MACs and audit signatures -----------------------------------------------
 
@@ -823,35 +1459,79 @@ class Pkcs11Hsm:
 
     def audit_public_key(self) -> bytes:
         with self._use("read the audit public key") as shared:
-            public = self._find(shared, AUDIT_KEY_LABEL, ObjectClass.PUBLIC_KEY)
-            params = public[Attribute.EC_PARAMS]
-            for algorithm, der in _EC_PARAMS.items():
-                if params == der:
-                    return _ec_spki(public[Attribute.EC_POINT], _EC_CURVES[algorithm])
-            raise HsmError(
-                f"The audit key on HSM token {self._label!r} is on a curve the workstation "
-                "does not know.",
-            )
+            return self._audit_spki(shared)
+
+    def _audit_spki(self, shared: _SharedSession) -> bytes:
+        public = self._find(shared, AUDIT_KEY_LABEL, ObjectClass.PUBLIC_KEY)
+        params = public[Attribute.EC_PARAMS]
+        for algorithm, der in _EC_PARAMS.items():
+            if params == der:
+                return _ec_spki(public[Attribute.EC_POINT], _EC_CURVES[algorithm])
+        raise HsmError(
+            f"The audit key on HSM token {self._label!r} is on a curve the workstation "
+            "does not know.",
+        )
 
     def sign_audit(self, message: bytes) -> bytes:
         with self._use("sign an audit checkpoint") as shared:
             private = self._find(shared, AUDIT_KEY_LABEL, ObjectClass.PRIVATE_KEY)
-            signer = _capable(private, SignMixin, AUDIT_KEY_LABEL)
-            if Mechanism.ECDSA_SHA256 in shared.mechanisms:
-                raw = signer.sign(message, mechanism=Mechanism.ECDSA_SHA256)
-            else:
-                # SoftHSM 2.6 has no CKM_ECDSA_SHA256: hash here (the message is not
-                # secret) and sign the digest with raw CKM_ECDSA (FIPS 186-4 §6.4).
-                digest = hashlib.sha256(message).digest()
-                raw = signer.sign(digest, mechanism=Mechanism.ECDSA)
-        # PKCS#11 v2.40 Current Mechanisms §2.3.1: the signature is r || s, each as long as
-        # the group order; X.509 and cryptography want the DER SEQUENCE (RFC 3279 §2.2.3).
-        if not raw or len(raw) % 2:
-            raise HsmError("The HSM returned a malformed ECDSA signature.")
-        half = len(raw) // 2
-        return encode_dss_signature(
-            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+            return _ecdsa_sign(shared, private, message)
+
+
+def _unwrap_backup(
+    unwrapper: UnwrapMixin,
+    what: str,
+    wrapped: bytes,
+    object_class: ObjectClass,
+    key_type: KeyType,
+    *,
+    label: str,
+    capabilities: MechanismFlag,
+    template: dict[Attribute, Any],
+) -> Object:
+    """One key of a workstation key backup, unwrapped as a token object. IntegrityError when
+    it does not unwrap under the transport key."""
+    try:
+        return unwrapper.unwrap_key(
+            object_class,
+            key_type,
+            wrapped,
+            label=label,
+            mechanism=_WRAP,
+            store=True,
+            capabilities=capabilities,
+            template=template,
         )
+    except _INFRASTRUCTURE_ERRORS + _TEMPLATE_ERRORS:
+        raise
+    except p11.PKCS11Error as exc:
+        # RFC 5649 §3: the integrity check (AIV) failed, or the unwrapped value is not a key
+        # of this kind. The transport key's check value matched, so the blob was altered.
+        raise IntegrityError(
+            f"The backup's {what} does not unwrap under its transport key: the backup was "
+            "altered. Nothing was restored.",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def _ecdsa_sign(shared: _SharedSession, private: Object, message: bytes) -> bytes:
+    """ECDSA with SHA-256 of ``message`` under ``private``, DER-encoded (RFC 3279 §2.2.3)."""
+    signer = _capable(private, SignMixin, AUDIT_KEY_LABEL)
+    if Mechanism.ECDSA_SHA256 in shared.mechanisms:
+        raw = signer.sign(message, mechanism=Mechanism.ECDSA_SHA256)
+    else:
+        # SoftHSM 2.6 has no CKM_ECDSA_SHA256: hash here (the message is not
+        # secret) and sign the digest with raw CKM_ECDSA (FIPS 186-4 §6.4).
+        digest = hashlib.sha256(message).digest()
+        raw = signer.sign(digest, mechanism=Mechanism.ECDSA)
+    # PKCS#11 v2.40 Current Mechanisms §2.3.1: the signature is r || s, each as long as
+    # the group order; X.509 and cryptography want the DER SEQUENCE (RFC 3279 §2.2.3).
+    if not raw or len(raw) % 2:
+        raise HsmError("The HSM returned a malformed ECDSA signature.")
+    half = len(raw) // 2
+    return encode_dss_signature(
+        int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    )
 
 
 def _key_check_value(key: Object, algorithm: KeyAlgorithm) -> bytes:
