@@ -67,7 +67,8 @@ class Hsm(Protocol):
         ...
 
     def create_workstation_keys(self) -> None:
-        """Create the master key (AES-256, non-extractable), the binding MAC key and the
+        """Create the master key (AES-256, sensitive; extractable only by wrapping, for the
+        backup by shares), the binding MAC key and the
         audit signing key pair (EC P-256) as token objects. Refuses if any already exists."""
         ...
 
