@@ -40,6 +40,7 @@ test: venv
 bench: venv
 	$(PY) bench/bench_keygen.py
 	$(PY) bench/bench_audit_verify.py
+	$(PY) bench/bench_mailers.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -18,6 +18,10 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     [cards]
     reader_filter = ""             # only readers whose name contains this; empty: all
 
+    [printing]
+    printer = "kms-laser"          # a CUPS printer; without it, documents go to PDF files
+    command = "lp"
+
 Relative paths are relative to the home directory. With no ``[hsm]`` section the
 workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``.
 """
@@ -60,6 +64,8 @@ class WorkstationConfig:
     database: Path
     reader_filter: str = ""
     demo: bool = False
+    printer: str | None = None
+    print_command: str = "lp"
 
     @property
     def path(self) -> Path:
@@ -132,6 +138,12 @@ def load_config(home: Path) -> WorkstationConfig:
     )
     cards = data.get("cards")
     reader_filter = str(cards.get("reader_filter", "")) if isinstance(cards, dict) else ""
+    printing = data.get("printing")
+    printer: str | None = None
+    print_command = "lp"
+    if isinstance(printing, dict):
+        printer = str(printing.get("printer", "")) or None
+        print_command = str(printing.get("command", "lp")) or "lp"
     demo = data.get("demo")
     config = WorkstationConfig(
         home=home,
@@ -139,6 +151,8 @@ def load_config(home: Path) -> WorkstationConfig:
         database=Path(db_name),
         reader_filter=reader_filter,
         demo=bool(demo.get("enabled", False)) if isinstance(demo, dict) else False,
+        printer=printer,
+        print_command=print_command,
     )
     config.database = config.resolve(db_name)
     return config
@@ -170,6 +184,10 @@ def save_config(config: WorkstationConfig) -> None:
         db = str(config.database)
     lines += ["[repository]", f"path = {_toml_string(db)}", ""]
     lines += ["[cards]", f"reader_filter = {_toml_string(config.reader_filter)}", ""]
+    lines.append("[printing]")
+    if config.printer:
+        lines.append(f"printer = {_toml_string(config.printer)}")
+    lines += [f"command = {_toml_string(config.print_command)}", ""]
     lines += ["[demo]", f"enabled = {'true' if config.demo else 'false'}", ""]
     config.home.mkdir(parents=True, exist_ok=True)
     tmp = config.path.with_suffix(".toml.tmp")
