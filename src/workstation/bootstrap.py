@@ -21,9 +21,11 @@ from workstation.services.context import ServiceContext
 from workstation.services.ports import (
     CardReaders,
     Clock,
+    DocumentRenderer,
     GeneratedKey,
     Hsm,
     HsmInfo,
+    PrintQueue,
     Repository,
     WorkstationKeyBackup,
 )
@@ -168,6 +170,18 @@ def build_readers(config: WorkstationConfig) -> CardReaders:
     return PcscCardReaders(reader_filter=config.reader_filter or None)
 
 
+def build_renderer(config: WorkstationConfig) -> DocumentRenderer:
+    from workstation.adapters.printing_reportlab import ReportlabRenderer
+
+    return ReportlabRenderer()
+
+
+def build_print_queue(config: WorkstationConfig) -> PrintQueue:
+    from workstation.adapters.print_queue import LpPrintQueue
+
+    return LpPrintQueue(config.printer, config.print_command)
+
+
 def build(
     home: Path,
     *,
@@ -184,5 +198,7 @@ def build(
         hsm=hsm or build_hsm(config),
         readers=readers or build_readers(config),
         clock=clock,
+        renderer=build_renderer(config),
+        print_queue=build_print_queue(config),
     )
     return config, WorkstationServices(ctx)
