@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workstation.config import (
@@ -19,8 +19,11 @@ from workstation.domain.algorithms import KeyAlgorithm
 from workstation.services.app import WorkstationServices
 from workstation.services.context import ServiceContext
 from workstation.services.ports import (
+    AcknowledgementForm,
     CardReaders,
+    CeremonyDocument,
     Clock,
+    ComponentMailer,
     DocumentRenderer,
     GeneratedKey,
     Hsm,
@@ -170,10 +173,32 @@ def build_readers(config: WorkstationConfig) -> CardReaders:
     return PcscCardReaders(reader_filter=config.reader_filter or None)
 
 
-def build_renderer(config: WorkstationConfig) -> DocumentRenderer:
-    from workstation.adapters.printing_reportlab import ReportlabRenderer
+class DeferredRenderer:
+    """The document renderer, loaded on first use: reportlab is not imported by commands
+    and screens that print nothing."""
 
-    return ReportlabRenderer()
+    def __init__(self) -> None:
+        self._renderer: DocumentRenderer | None = None
+
+    def _get(self) -> DocumentRenderer:
+        if self._renderer is None:
+            from workstation.adapters.printing_reportlab import ReportlabRenderer
+
+            self._renderer = ReportlabRenderer()
+        return self._renderer
+
+    def component_mailers(self, mailers: Sequence[ComponentMailer]) -> bytearray:
+        return self._get().component_mailers(mailers)
+
+    def acknowledgement_forms(self, forms: Sequence[AcknowledgementForm]) -> bytearray:
+        return self._get().acknowledgement_forms(forms)
+
+    def ceremony_record(self, record: CeremonyDocument) -> bytearray:
+        return self._get().ceremony_record(record)
+
+
+def build_renderer(config: WorkstationConfig) -> DocumentRenderer:
+    return DeferredRenderer()
 
 
 def build_print_queue(config: WorkstationConfig) -> PrintQueue:
