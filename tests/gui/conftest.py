@@ -34,6 +34,7 @@ from PySide6.QtCore import QSettings
 
 from tests.fixtures.hsm import open_test_hsm
 from tests.fixtures.pcsc import VirtualCards
+from workstation.adapters.printing_reportlab import ReportlabRenderer
 from workstation.adapters.repository_sqlite import SqliteRepository
 from workstation.adapters.smartcard_pcsc import PcscCardReaders
 from workstation.adapters.softhsm import provision_softhsm
@@ -95,7 +96,10 @@ def gui_world(
     repo = SqliteRepository(home / "workstation.db")
     services = WorkstationServices(
         ServiceContext(
-            repository=repo, hsm=hsm, readers=PcscCardReaders(reader_filter="KCW Virtual Reader")
+            repository=repo,
+            hsm=hsm,
+            readers=PcscCardReaders(reader_filter="KCW Virtual Reader"),
+            renderer=ReportlabRenderer(),
         )
     )
     cards = VirtualCards(pcsc_reader_ports, demo_ca, home / "cards")

@@ -97,12 +97,14 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self._lock_screen)  # index LOCKED
         from .admin import AdminPage
         from .audit_view import AuditPage
+        from .ceremonies_page import CeremoniesPage
         from .dashboard import DashboardPage
         from .inventory import KeysPage
 
         pages: list[tuple[str, QWidget, str]] = [
             ("dashboard", DashboardPage(self.state, self), "&Dashboard"),
             ("keys", KeysPage(self.state, self), "&Keys"),
+            ("ceremonies", CeremoniesPage(self.state, self), "&Ceremonies"),
             ("admin", AdminPage(self.state, self), "Ad&ministration"),
             ("audit", AuditPage(self.state, self), "A&udit"),
         ]
@@ -126,6 +128,10 @@ class MainWindow(QMainWindow):
     @property
     def keys(self) -> QWidget:
         return self._page("keys")
+
+    @property
+    def ceremonies(self) -> QWidget:
+        return self._page("ceremonies")
 
     @property
     def admin(self) -> QWidget:
