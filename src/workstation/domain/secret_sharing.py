@@ -37,6 +37,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from workstation.domain.components import (  # the same wording in both modules
+    _count,
+    _describe,
+    _enumerate_words,
+    _were,
+    _wipe,
+)
 from workstation.errors import BadInput, WorkstationError
 
 __all__ = [
@@ -413,27 +420,3 @@ def _check_split(threshold: int, count: int) -> None:
             f"The number of shares needed to recover must be from {MIN_THRESHOLD} to the "
             f"number of shares ({count}); {threshold} was asked for."
         )
-
-
-def _describe(char: str) -> str:
-    if char.isprintable() and not char.isspace():
-        return f"'{char}'"
-    return f"the character U+{ord(char):04X}"
-
-
-def _count(n: int, singular: str) -> str:
-    return f"{n} {singular}" if n == 1 else f"{n} {singular}s"
-
-
-def _were(n: int) -> str:
-    return f"{n} was" if n == 1 else f"{n} were"
-
-
-def _enumerate_words(items: Sequence[str]) -> str:
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _wipe(value: bytearray) -> None:
-    value[:] = bytes(len(value))
