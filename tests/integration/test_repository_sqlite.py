@@ -46,6 +46,9 @@ from workstation.standalone.audit_verify import checkpoint_message, verify_chain
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 WORKSTATION = "ws-test-1"
 
+CURRENT = MIGRATIONS[-1].version  # the schema version of this code
+NEXT = CURRENT + 1  # a test migration's version
+
 
 # --- records -----------------------------------------------------------------------------
 
@@ -689,7 +692,7 @@ class TestSqliteSpecifics:
         try:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             version = conn.execute("SELECT value FROM meta WHERE name='schema_version'")
-            assert version.fetchone()[0] == "1"
+            assert version.fetchone()[0] == str(CURRENT)
         finally:
             conn.close()
 
@@ -730,26 +733,28 @@ class TestSqliteSpecifics:
         def add_notes(conn: sqlite3.Connection) -> None:
             conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
 
-        v2 = SqliteRepository(repo_path, migrations=(*MIGRATIONS, Migration(2, "notes", add_notes)))
+        v2 = SqliteRepository(
+            repo_path, migrations=(*MIGRATIONS, Migration(NEXT, "notes", add_notes))
+        )
         with v2.unit_of_work() as uow:  # the first unit of work migrates
             assert uow.meta.get("workstation_id") == WORKSTATION
-        backups = sorted(repo_path.parent.glob(repo_path.name + ".schema-v1.*.bak"))
+        backups = sorted(repo_path.parent.glob(repo_path.name + f".schema-v{CURRENT}.*.bak"))
         assert len(backups) == 1
         assert backups[0].stat().st_mode & 0o777 == 0o600
         conn = sqlite3.connect(repo_path)
         try:
             assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-            assert (
-                conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0]
-                == "2"
-            )
+            assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[
+                0
+            ] == str(NEXT)
             conn.execute("SELECT count(*) FROM notes").fetchone()
         finally:
             conn.close()
         old = sqlite3.connect(backups[0])
         try:
             rows = old.execute("SELECT name, value FROM meta ORDER BY name").fetchall()
-            assert ("schema_version", "1") in rows and ("workstation_id", WORKSTATION) in rows
+            assert ("schema_version", str(CURRENT)) in rows
+            assert ("workstation_id", WORKSTATION) in rows
         finally:
             old.close()
         assert v2.migrate() is None  # nothing left to do
@@ -762,7 +767,7 @@ class TestSqliteSpecifics:
         # a new repository goes through every migration
         fresh = SqliteRepository(
             repo_path.with_name("fresh.sqlite3"),
-            migrations=(*MIGRATIONS, Migration(2, "notes", add_notes)),
+            migrations=(*MIGRATIONS, Migration(NEXT, "notes", add_notes)),
         )
         fresh.create()
         with fresh.unit_of_work() as uow:
@@ -776,14 +781,15 @@ class TestSqliteSpecifics:
             conn.execute("CREATE TABLE half (x)")
             conn.execute("THIS IS NOT SQL")
 
-        v2 = SqliteRepository(repo_path, migrations=(*MIGRATIONS, Migration(2, "bad", broken)))
-        with pytest.raises(WorkstationError, match="from schema version 1 to 2 failed") as info:
+        v2 = SqliteRepository(repo_path, migrations=(*MIGRATIONS, Migration(NEXT, "bad", broken)))
+        failed = f"from schema version {CURRENT} to {NEXT} failed"
+        with pytest.raises(WorkstationError, match=failed) as info:
             v2.migrate()
         assert "a backup is at" in info.value.message
         conn = sqlite3.connect(repo_path)
         try:
             version = conn.execute("SELECT value FROM meta WHERE name='schema_version'")
-            assert version.fetchone()[0] == "1"
+            assert version.fetchone()[0] == str(CURRENT)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
             assert "half" not in tables
         finally:
@@ -848,7 +854,7 @@ class TestSqliteSpecifics:
 
     def test_read_only_unit_of_work_refuses_writes(self, repository: SqliteRepository) -> None:
         with repository.unit_of_work(read_only=True) as uow:
-            assert uow.meta.get("schema_version") == "1"
+            assert uow.meta.get("schema_version") == str(CURRENT)
             with pytest.raises(WorkstationError, match="read-only"):
                 uow.meta.put("workstation_id", "x")
             with pytest.raises(WorkstationError, match="read-only"):
