@@ -314,7 +314,8 @@ class _RecordModel(QAbstractTableModel, Generic[Row]):
         return None
 
     def _display(self, record: Row, column: int) -> str:
-        raise NotImplementedError
+        """Each model gives its columns' text; the base shows nothing."""
+        return ""
 
     def _tooltip(self, record: Row, column: int) -> str | None:
         return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -71,9 +72,10 @@ from workstation.flows.ceremonies import (
     OutputKind,
 )
 from workstation.flows.wizards import FieldErrors, StepInfo, describe_algorithm
-from workstation.services.ceremonies import CeremonyOutcome, ComponentEntry, PaperOutput
+from workstation.services.ceremonies import CeremonyOutcome, ComponentEntry
 from workstation.services.keys import KeyDetail
 from workstation.services.logon import Requirement
+from workstation.services.session import Session
 
 from .errors import describe, show_error
 from .runner import JobControl
@@ -176,6 +178,7 @@ class _CeremonyFlow(Protocol):
     def result_rows(self) -> list[tuple[str, str]]: ...
     def envelope_rows(self) -> list[tuple[str, str, str, str]]: ...
     def result_summary(self) -> str: ...
+    def record_outcome(self, outcome: CeremonyOutcome) -> None: ...
 
 
 class _TemplateFlow(_CeremonyFlow, Protocol):
@@ -222,6 +225,8 @@ class _CeremonyWizard(_FlowWizard):
 
     flow: _CeremonyFlow
     action: Action
+    run_ceremony: Callable[[Session], CeremonyOutcome]
+    work_title: Callable[[], str]
 
     def __init__(self, state: AppState, parent: QWidget | None) -> None:
         super().__init__(state, parent)
@@ -239,20 +244,27 @@ class _CeremonyWizard(_FlowWizard):
         """The template whose quorum applies (None: the policy's)."""
         return None
 
-    # Each wizard overrides these two (Qt's metaclass does not mix with ABCMeta).
-
     def start(self) -> None:
-        """Run the ceremony (the review page's commit button)."""
-        raise NotImplementedError
+        """Run the ceremony (the review page's commit button) under the wizard's action:
+        each wizard sets ``run_ceremony`` (the service call on the flow) and
+        ``work_title`` when it is made."""
+
+        def work(_: JobControl) -> CeremonyOutcome:
+            return self.run_ceremony(self.state.ensure_session())
+
+        self.run_action(
+            action=self.action,
+            title=self.work_title(),
+            work=work,
+            on_done=self.finish_ceremony,
+            template=self.quorum_template(),
+        )
 
     def finish_ceremony(self, outcome: CeremonyOutcome) -> None:
         self.state.data_changed.emit("keys")
         self.state.data_changed.emit("ceremonies")
-        self.flow_record(outcome)
+        self.flow.record_outcome(outcome)
         self.next()
-
-    def flow_record(self, outcome: CeremonyOutcome) -> None:
-        raise NotImplementedError
 
 
 class _LogonDialog(QDialog):
@@ -750,6 +762,10 @@ class GenerateComponentsWizard(_CeremonyWizard):
         self.flow: GenerateComponentsFlow = GenerateComponentsFlow(
             printer=queue.printer if queue is not None else None
         )
+        self.run_ceremony = lambda session: self.flow.generate(
+            partial(state.services.ceremonies.generate_components, session)
+        )
+        self.work_title = lambda: "Generating and printing the components"
         info = self.flow.info
         self.template_page = _TemplateChoicePage(
             self, self.flow, info(GenerateComponentsStep.TEMPLATE)
@@ -778,37 +794,6 @@ class GenerateComponentsWizard(_CeremonyWizard):
 
     def quorum_template(self) -> str | None:
         return self.flow.template.name if self.flow.template else None
-
-    def flow_record(self, outcome: CeremonyOutcome) -> None:
-        self.flow.record_outcome(outcome)
-
-    def start(self) -> None:
-        flow = self.flow
-        services = self.state.services
-
-        def work(_: JobControl) -> CeremonyOutcome:
-            session = self.state.ensure_session()
-
-            def generate(
-                template_ref: str,
-                custodians: list[str],
-                *,
-                output: PaperOutput,
-                label: str | None,
-            ) -> CeremonyOutcome:
-                return services.ceremonies.generate_components(
-                    session, template_ref, custodians, output=output, label=label
-                )
-
-            return flow.generate(generate)
-
-        self.run_action(
-            action=Action.PRINT_COMPONENTS,
-            title="Generating and printing the components",
-            work=work,
-            on_done=self.finish_ceremony,
-            template=self.quorum_template(),
-        )
 
 
 # --- enter from components ---------------------------------------------------------------
@@ -1109,9 +1094,6 @@ class EnterComponentsWizard(_CeremonyWizard):
     def quorum_template(self) -> str | None:
         return self.flow.template.name if self.flow.template else None
 
-    def flow_record(self, outcome: CeremonyOutcome) -> None:
-        self.flow.record_outcome(outcome)
-
     def type_again(self) -> None:
         """Back to the first component page (after the components were wiped)."""
         while self.currentId() > self.COMPONENT_PAGE + 1 and self.currentId() != -1:
@@ -1284,6 +1266,10 @@ class ExportComponentsWizard(_CeremonyWizard):
         self.flow: ExportComponentsFlow = ExportComponentsFlow(
             key_label or "", printer=queue.printer if queue is not None else None
         )
+        self.run_ceremony = lambda session: self.flow.export(
+            partial(state.services.ceremonies.export_components, session)
+        )
+        self.work_title = lambda: f"Exporting key {self.flow.key_label} as components"
         info = self.flow.info
         self.key_page = _KeyPage(self)
         self.custodians_page = _CustodiansPage(self, self.flow, info(ExportStep.CUSTODIANS))
@@ -1307,33 +1293,6 @@ class ExportComponentsWizard(_CeremonyWizard):
     def quorum_template(self) -> str | None:
         template = self.flow.template
         return template.id if template else None
-
-    def flow_record(self, outcome: CeremonyOutcome) -> None:
-        self.flow.record_outcome(outcome)
-
-    def start(self) -> None:
-        flow = self.flow
-        services = self.state.services
-
-        def work(_: JobControl) -> CeremonyOutcome:
-            session = self.state.ensure_session()
-
-            def export(
-                key_ref: str, custodians: list[str], *, output: PaperOutput
-            ) -> CeremonyOutcome:
-                return services.ceremonies.export_components(
-                    session, key_ref, custodians, output=output
-                )
-
-            return flow.export(export)
-
-        self.run_action(
-            action=Action.EXPORT_KEY,
-            title=f"Exporting key {flow.key_label} as components",
-            work=work,
-            on_done=self.finish_ceremony,
-            template=self.quorum_template(),
-        )
 
 
 # --- master key backup -------------------------------------------------------------------
@@ -1425,6 +1384,10 @@ class MasterKeyBackupWizard(_CeremonyWizard):
         self.flow: MasterKeyBackupFlow = MasterKeyBackupFlow(
             printer=queue.printer if queue is not None else None
         )
+        self.run_ceremony = lambda session: self.flow.backup(
+            partial(state.services.ceremonies.backup_master_key, session)
+        )
+        self.work_title = lambda: "Backing up the master key"
         info = self.flow.info
         self.holders_page = _CustodiansPage(self, self.flow, info(BackupStep.HOLDERS))
         self.scheme_page = _SchemePage(self)
@@ -1444,30 +1407,3 @@ class MasterKeyBackupWizard(_CeremonyWizard):
         ):
             self.setPage(page_id, page)
         self._session_changed()
-
-    def flow_record(self, outcome: CeremonyOutcome) -> None:
-        self.flow.record_outcome(outcome)
-
-    def start(self) -> None:
-        flow = self.flow
-        services = self.state.services
-
-        def work(_: JobControl) -> CeremonyOutcome:
-            session = self.state.ensure_session()
-
-            def backup(
-                holders: list[str], *, threshold: int, output: PaperOutput, scheme: str
-            ) -> CeremonyOutcome:
-                return services.ceremonies.backup_master_key(
-                    session, holders, threshold=threshold, output=output, scheme=scheme
-                )
-
-            return flow.backup(backup)
-
-        self.run_action(
-            action=Action.BACKUP_MASTER_KEY,
-            title="Backing up the master key",
-            work=work,
-            on_done=self.finish_ceremony,
-            template=None,
-        )
