@@ -351,24 +351,19 @@ class CeremonyService:
                     {f"component {i} kcv": k for i, k in enumerate(kcvs, 1)},
                 )
             )
-            mailers = [
-                ComponentMailer(
-                    envelope_serial=serials[n],
-                    custodian=m.name,
-                    key_label=label,
-                    algorithm=algorithm.value,
-                    index=i,
-                    count=len(assigned),
-                    secret=parts[n],
-                    secret_kcv=kcvs[n],
-                    ceremony_id=ceremony_id,
-                    workstation_id=wid,
-                    printed_at=self.ctx.clock.now(),
-                )
-                for n, (i, m) in enumerate(assigned)
-            ]
-            self._require_present(session, auth, [m for _, m in assigned])
-            delivery = self._deliver_mailers(session, ceremony_id, mailers, output, label)
+            delivery = self._print_mailers(
+                session,
+                auth,
+                ceremony_id,
+                wid,
+                assigned,
+                serials,
+                parts,
+                kcvs,
+                label=label,
+                algorithm=algorithm.value,
+                output=output,
+            )
         finally:
             for c in parts:
                 _wipe(c)
@@ -605,24 +600,19 @@ class CeremonyService:
                     {f"component {i} kcv": k for i, k in enumerate(kcvs, 1)},
                 )
             )
-            mailers = [
-                ComponentMailer(
-                    envelope_serial=serials[n],
-                    custodian=m.name,
-                    key_label=key.label,
-                    algorithm=algorithm.value,
-                    index=i,
-                    count=len(assigned),
-                    secret=parts[n],
-                    secret_kcv=kcvs[n],
-                    ceremony_id=ceremony_id,
-                    workstation_id=wid,
-                    printed_at=self.ctx.clock.now(),
-                )
-                for n, (i, m) in enumerate(assigned)
-            ]
-            self._require_present(session, auth, [m for _, m in assigned])
-            delivery = self._deliver_mailers(session, ceremony_id, mailers, output, key.label)
+            delivery = self._print_mailers(
+                session,
+                auth,
+                ceremony_id,
+                wid,
+                assigned,
+                serials,
+                parts,
+                kcvs,
+                label=key.label,
+                algorithm=algorithm.value,
+                output=output,
+            )
         finally:
             _wipe(clear)
             for c in parts:
@@ -709,24 +699,6 @@ class CeremonyService:
                 checks = [comp.kcv_hex(comp.check_value(KeyAlgorithm.AES_256, v)) for v in values]
             _wipe(backup.transport_key)
             label = f"{MASTER_KEY_LABEL} (backup set {set_id})"
-            mailers = [
-                ComponentMailer(
-                    envelope_serial=serials[n],
-                    custodian=m.name,
-                    key_label=label,
-                    algorithm="AES-256 transport key",
-                    index=i,
-                    count=count,
-                    secret=values[n],
-                    secret_kcv=checks[n],
-                    ceremony_id=ceremony_id,
-                    workstation_id=wid,
-                    printed_at=self.ctx.clock.now(),
-                    kind="share",
-                    threshold=threshold,
-                )
-                for n, (i, m) in enumerate(assigned)
-            ]
             transcript = self._opening(session, started)
             transcript.append(
                 self._entry(
@@ -736,8 +708,21 @@ class CeremonyService:
                     {"set id": set_id, "transport kcv": backup.transport_kcv.hex().upper()},
                 )
             )
-            self._require_present(session, auth, [m for _, m in assigned])
-            delivery = self._deliver_mailers(session, ceremony_id, mailers, output, label)
+            delivery = self._print_mailers(
+                session,
+                auth,
+                ceremony_id,
+                wid,
+                assigned,
+                serials,
+                values,
+                checks,
+                label=label,
+                algorithm="AES-256 transport key",
+                output=output,
+                kind="share",
+                threshold=threshold,
+            )
         finally:
             _wipe(backup.transport_key)
             for v in values:
@@ -1045,6 +1030,46 @@ class CeremonyService:
                 os.unlink(name)
             except OSError:
                 log.exception("could not remove %s after a failed ceremony", name)
+
+    def _print_mailers(
+        self,
+        session: Session,
+        auth: Authorisation,
+        ceremony_id: str,
+        wid: str,
+        assigned: Sequence[tuple[int, Member]],
+        serials: Sequence[str],
+        secrets: Sequence[bytearray],
+        checks: Sequence[str],
+        *,
+        label: str,
+        algorithm: str,
+        output: PaperOutput,
+        kind: str = "component",
+        threshold: int | None = None,
+    ) -> Delivery:
+        """One mailer per assigned custodian (in component order), printed once everyone
+        the ceremony needs is still logged on."""
+        mailers = [
+            ComponentMailer(
+                envelope_serial=serials[n],
+                custodian=m.name,
+                key_label=label,
+                algorithm=algorithm,
+                index=i,
+                count=len(assigned),
+                secret=secrets[n],
+                secret_kcv=checks[n],
+                ceremony_id=ceremony_id,
+                workstation_id=wid,
+                printed_at=self.ctx.clock.now(),
+                kind=kind,
+                threshold=threshold,
+            )
+            for n, (i, m) in enumerate(assigned)
+        ]
+        self._require_present(session, auth, [m for _, m in assigned])
+        return self._deliver_mailers(session, ceremony_id, mailers, output, label)
 
     def _deliver_mailers(
         self,
