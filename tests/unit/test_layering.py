@@ -59,3 +59,19 @@ def test_demo_panel_reader_prefix_matches_pcscd():
     from workstation.gui import demo_panel
 
     assert demo_panel.READER_PREFIX == READER_PREFIX
+
+
+def test_standards_package_stands_alone():
+    """``workstation.standards`` is a library of its own: stdlib, cryptography, asn1crypto."""
+    import sys
+
+    allowed = set(sys.stdlib_module_names) | {"cryptography", "asn1crypto", "__future__"}
+    files = sorted((SRC / "standards").rglob("*.py"))
+    assert files
+    bad = [
+        f"{f.relative_to(SRC)} imports {name}"
+        for f in files
+        for name in imported_modules(f)
+        if name.split(".")[0] not in allowed and not name.startswith("workstation.standards")
+    ]
+    assert bad == []
