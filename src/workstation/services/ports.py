@@ -130,6 +130,42 @@ class Hsm(Protocol):
         not unwrap under the transport key. All or nothing."""
         ...
 
+    # --- exchange key pairs (interchange issue: TR-34 and ECDH) ---------------------------
+    # The workstation's own key pairs for key exchange with partners, kept as token objects
+    # under a name ("exchange-ca", "tr34-krd", "tr34-kdh", "ecdh-p256", ...). Private keys
+    # never leave the HSM: these methods are the only operations on them.
+
+    def exchange_public_key(self, name: str) -> bytes | None:
+        """The SubjectPublicKeyInfo (DER) of exchange key pair ``name``, or None if the
+        token holds no such pair."""
+        ...
+
+    def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
+        """Generate exchange key pair ``name`` (RSA or EC) as token objects; return its
+        public key (SubjectPublicKeyInfo DER). Refuses (AlreadyInitialised) if it exists."""
+        ...
+
+    def exchange_sign(self, name: str, message: bytes) -> bytes:
+        """Sign ``message`` with exchange key ``name``: RSASSA-PKCS1-v1_5 with SHA-256 for
+        RSA, ECDSA with SHA-256 (DER signature) for EC."""
+        ...
+
+    def exchange_decrypt_raw(self, name: str, ciphertext: bytes) -> bytearray:
+        """Raw RSA decryption (c^d mod n, CKM_RSA_X_509) with RSA exchange key ``name``; the
+        result is the encoded message, as long as the modulus, for OAEP decoding in
+        software (SoftHSM 2.6 does OAEP with SHA-1 only)."""
+        ...
+
+    def exchange_agree(self, name: str, peer_public_key: bytes) -> bytearray:
+        """ECDH (CKM_ECDH1_DERIVE, no KDF) of EC exchange key ``name`` with the peer's
+        public key (SubjectPublicKeyInfo DER, same curve): the shared secret Z, for the
+        key derivation function in software."""
+        ...
+
+    def delete_exchange_key(self, name: str) -> None:
+        """Destroy exchange key pair ``name`` (retiring a key pair); no error if absent."""
+        ...
+
     def close(self) -> None: ...
 
 
