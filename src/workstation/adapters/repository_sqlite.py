@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
+from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
 from workstation.domain.policy import PolicySet
 from workstation.domain.records import canonical_bytes, format_time
@@ -57,6 +58,7 @@ from workstation.services.ports import (
     KeyQuery,
     KeyRepository,
     MetaRepository,
+    PartnerRepository,
     PeopleRepository,
     PolicyRepository,
     Sealed,
@@ -264,9 +266,28 @@ def _schema_v2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_SCHEMA_V3: tuple[str, ...] = (
+    # Interchange (issue 5): exchange partners with their trust anchors, CRLs and KRD
+    # certificate (public material, sealed so that an anchor swapped in the file is refused).
+    """CREATE TABLE partners (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL
+    ) STRICT""",
+)
+
+
+def _schema_v3(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V3:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _schema_v1),
     Migration(2, "ceremonies, envelopes and component holders", _schema_v2),
+    Migration(3, "exchange partners", _schema_v3),
 )
 
 _RESERVED_META = frozenset({"schema_version"})
@@ -728,6 +749,7 @@ class SqliteUnitOfWork:
     ceremonies: CeremonyRepository
     envelopes: EnvelopeRepository
     holdings: HoldingRepository
+    partners: PartnerRepository
 
     def __init__(self, repository: SqliteRepository, *, read_only: bool = False) -> None:
         self._repository = repository
@@ -746,6 +768,7 @@ class SqliteUnitOfWork:
         self.ceremonies = SqliteCeremonyRepository(self)
         self.envelopes = SqliteEnvelopeRepository(self)
         self.holdings = SqliteHoldingRepository(self)
+        self.partners = SqlitePartnerRepository(self)
 
     @property
     def path(self) -> Path:
@@ -989,6 +1012,10 @@ class _NamedRecords(_Part, Generic[N]):
 
 class SqlitePeopleRepository(_NamedRecords[Person]):
     table, noun, rebuild = "people", "person", Person.from_record
+
+
+class SqlitePartnerRepository(_NamedRecords[Partner]):
+    table, noun, rebuild = "partners", "partner", Partner.from_record
 
 
 class SqliteCardRepository(_Part):

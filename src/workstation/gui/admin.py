@@ -1220,6 +1220,8 @@ def _key_action_order(action: Action) -> int:
         Action.DEACTIVATE_KEY,
         Action.ROTATE_KEY,
         Action.EXPORT_KEY,
+        Action.IMPORT_KEY,
+        Action.DERIVE_TEST_KEYS,
         Action.COMPROMISE_KEY,
         Action.DESTROY_KEY,
     ]

@@ -17,6 +17,7 @@ from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
+from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
 from workstation.domain.policy import PolicySet
 from workstation.domain.templates import KeyTemplate
@@ -505,6 +506,17 @@ class HoldingRepository(Protocol):
     def list(self, *, limit: int = 5000) -> list[Sealed[ComponentHolding]]: ...
 
 
+class PartnerRepository(Protocol):
+    def add(self, partner: Partner, mac: bytes) -> None: ...
+    def update(self, partner: Partner, mac: bytes) -> None: ...
+    def get(self, partner_id: str) -> Sealed[Partner] | None: ...
+    def by_name(self, name: str) -> Sealed[Partner] | None:
+        """Case-insensitive."""
+        ...
+
+    def list(self) -> list[Sealed[Partner]]: ...
+
+
 class MetaRepository(Protocol):
     """Workstation-wide settings: id, schema version, initialisation time."""
 
@@ -530,6 +542,7 @@ class UnitOfWork(Protocol):
     ceremonies: CeremonyRepository
     envelopes: EnvelopeRepository
     holdings: HoldingRepository
+    partners: PartnerRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -603,6 +616,7 @@ __all__ = [
     "KeyQuery",
     "KeyRepository",
     "MetaRepository",
+    "PartnerRepository",
     "PeopleRepository",
     "PivCard",
     "PolicyRepository",
