@@ -242,6 +242,7 @@ def _seed(
     label: str,
     quorums: Mapping[Action, str] | None = None,
     actions: frozenset[Action] = KEY_ACTIONS,
+    test_key: bool = False,
 ) -> KeyTemplate:
     return KeyTemplate(
         id=f"seed-{slug}",
@@ -255,6 +256,7 @@ def _seed(
         label_pattern=label,
         allowed_actions=actions,
         quorums={a: Quorum.parse(q) for a, q in (quorums or {}).items()},
+        test_key=test_key,
     )
 
 
@@ -291,6 +293,19 @@ def seed_templates() -> list[KeyTemplate]:
             _KEK_QUORUM,
         ),
         _seed(
+            "zmk-tdes",
+            "Zone master key (TDES)",
+            "TDES key encryption key for partners and host HSMs that exchange TR-31 "
+            "version B blocks (or, on import only, keys without a key block).",
+            a.TDES_2KEY,
+            "K0",
+            "B",
+            "E",
+            365 * 2,
+            "ZMK-T-{date}-{seq:04d}",
+            _KEK_QUORUM,
+        ),
+        _seed(
             "bdk-tdes",
             "TDES base derivation key",
             "BDK for TDES DUKPT (ANSI X9.24-1-2009) terminals.",
@@ -313,6 +328,19 @@ def seed_templates() -> list[KeyTemplate]:
             365 * 3,
             "BDK-AES-{seq:04d}",
             _KEK_QUORUM,
+        ),
+        _seed(
+            "bdk-aes-test",
+            "AES base derivation key (test)",
+            "TEST BDK for AES DUKPT terminals in the lab; the DUKPT test tool shows the "
+            "transaction keys of these keys only. Never for production terminals.",
+            a.AES_128,
+            "B0",
+            "X",
+            "E",
+            365,
+            "BDK-AES-TEST-{seq:04d}",
+            test_key=True,
         ),
         _seed(
             "pek",

@@ -192,9 +192,11 @@ class KeyService:
         key_id: str,
         label: str,
         details: dict[str, str],
+        action: Action = Action.GENERATE_KEY,
     ) -> ManagedKey:
-        """Store a key made outside ``generate`` (a paper ceremony), pre-active, with its
-        seal, audit entry and first history event, in the caller's transaction."""
+        """Store a key made outside ``generate`` (a paper ceremony, or received from a
+        partner with ``action`` IMPORT_KEY), pre-active, with its seal, audit entry and
+        first history event, in the caller's transaction."""
         key = replace(
             self._new_key(
                 template,
@@ -206,7 +208,7 @@ class KeyService:
             ),
             id=key_id or uuid.uuid4().hex,
         )
-        self._store_new(uow, auth, session, [key], template, Action.GENERATE_KEY, details)
+        self._store_new(uow, auth, session, [key], template, action, details)
         return key
 
     def _new_key(
@@ -262,7 +264,7 @@ class KeyService:
         audit = self.ctx.audit_events(
             auth,
             session,
-            "key.generate",
+            "key.import" if action is Action.IMPORT_KEY else "key.generate",
             "key",
             [
                 (
