@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.keywrap import (
@@ -37,6 +38,7 @@ from workstation.errors import (
     HsmError,
     IntegrityError,
     NoCardPresent,
+    NotFound,
     PinIncorrect,
 )
 from workstation.services.ports import (
@@ -47,6 +49,7 @@ from workstation.services.ports import (
     ReaderStatus,
     WorkstationKeyBackup,
 )
+from workstation.standards import ecdh
 
 
 class FakeClock:
@@ -90,6 +93,8 @@ class FakeHsm:
         self.generated: list[bytes] = []
         # False: the workstation keys behave as if created unexportable (no backup by shares).
         self.exportable = True
+        # Exchange key pairs by name (the adapter keeps them as token objects).
+        self.exchange_keys: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {}
 
     def info(self) -> HsmInfo:
         return HsmInfo("fake", "Fake", "FakeHSM", "0001", "FAKE")
@@ -281,6 +286,133 @@ class FakeHsm:
         if len(fields["transport_kcv"]) != 5:
             raise BadInput("The field 'transport_kcv' of the workstation key backup is wrong.")
         return fields
+
+    # --- exchange key pairs (same checks and messages as the PKCS#11 adapter) -------------
+
+    EXCHANGE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+    EXCHANGE_CURVES: tuple[tuple[KeyAlgorithm, ec.EllipticCurve], ...] = (
+        (KeyAlgorithm.EC_P256, ec.SECP256R1()),
+        (KeyAlgorithm.EC_P384, ec.SECP384R1()),
+        (KeyAlgorithm.EC_P521, ec.SECP521R1()),
+    )
+
+    @classmethod
+    def _exchange_name(cls, name: str) -> str:
+        if not isinstance(name, str) or len(name) > 48 or not cls.EXCHANGE_NAME.fullmatch(name):
+            raise BadInput(
+                f"The exchange key name {name!r} is not valid: use 1 to 48 lower-case letters "
+                "and digits, with single dashes between them (for example 'tr34-krd').",
+            )
+        return name
+
+    def _exchange_key(self, name: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+        key = self.exchange_keys.get(self._exchange_name(name))
+        if key is None:
+            raise NotFound(f"HSM token 'FAKE' holds no exchange key pair {name!r}.")
+        return key
+
+    @staticmethod
+    def _spki(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+        return key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def _exchange_algorithm(self, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+        if isinstance(key, rsa.RSAPrivateKey):
+            return f"RSA-{key.key_size}"
+        return next(a.value for a, c in self.EXCHANGE_CURVES if c.name == key.curve.name)
+
+    def exchange_public_key(self, name: str) -> bytes | None:
+        key = self.exchange_keys.get(self._exchange_name(name))
+        return None if key is None else self._spki(key)
+
+    def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
+        self._exchange_name(name)
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.family not in (
+            KeyFamily.RSA,
+            KeyFamily.EC,
+        ):
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: an exchange key pair is RSA-2048, "
+                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521.",
+            )
+        if name in self.exchange_keys:
+            raise AlreadyInitialised(
+                f"HSM token 'FAKE' already holds exchange key pair {name!r}; delete it first "
+                "to replace it.",
+            )
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if algorithm.family is KeyFamily.RSA:
+            key = rsa.generate_private_key(65537, algorithm.bits)
+        else:
+            key = ec.generate_private_key(dict(self.EXCHANGE_CURVES)[algorithm])
+        self.exchange_keys[name] = key
+        return self._spki(key)
+
+    def exchange_sign(self, name: str, message: bytes) -> bytes:
+        key = self._exchange_key(name)
+        if not isinstance(message, bytes | bytearray):
+            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
+        return key.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
+
+    def exchange_decrypt_raw(self, name: str, ciphertext: bytes) -> bytearray:
+        key = self._exchange_key(name)
+        if not isinstance(ciphertext, bytes | bytearray):
+            raise BadInput(f"The ciphertext is {type(ciphertext).__name__}, not bytes.")
+        algorithm = self._exchange_algorithm(key)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise BadInput(
+                f"Exchange key {name!r} is an {algorithm} key: only RSA exchange keys decrypt.",
+            )
+        numbers = key.private_numbers()
+        n = numbers.public_numbers.n
+        size = (n.bit_length() + 7) // 8
+        if len(ciphertext) != size:
+            raise BadInput(
+                f"The ciphertext is {len(ciphertext)} bytes long; exchange key {name!r} "
+                f"({algorithm}) decrypts exactly {size} bytes.",
+            )
+        c = int.from_bytes(ciphertext, "big")
+        if c >= n:
+            raise BadInput(
+                f"The ciphertext is not below the modulus of exchange key {name!r}: it was "
+                "not encrypted under this key.",
+            )
+        return bytearray(pow(c, numbers.d, n).to_bytes(size, "big"))
+
+    def exchange_agree(self, name: str, peer_public_key: bytes) -> bytearray:
+        key = self._exchange_key(name)
+        algorithm = self._exchange_algorithm(key)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise BadInput(
+                f"Exchange key {name!r} is an {algorithm} key: only elliptic-curve exchange "
+                "keys agree on a shared secret.",
+            )
+        if not isinstance(peer_public_key, bytes | bytearray):
+            raise BadInput(
+                f"The peer's public key is {type(peer_public_key).__name__}, not a DER "
+                "SubjectPublicKeyInfo.",
+            )
+        try:
+            peer = ecdh.load_public_key(bytes(peer_public_key))
+        except ecdh.ECDHError as exc:
+            raise BadInput(
+                f"The peer's public key for exchange key {name!r} is refused ({exc}).",
+            ) from None
+        theirs = next(a for a, c in self.EXCHANGE_CURVES if c.name == peer.curve.name)
+        if theirs.value != algorithm:
+            ours = KeyAlgorithm(algorithm)
+            raise BadInput(
+                f"The peer's public key is on {theirs.curve} ({theirs.value}); exchange key "
+                f"{name!r} is on {ours.curve} ({ours.value}): both must be on the same curve.",
+            )
+        return bytearray(key.exchange(ec.ECDH(), peer))
+
+    def delete_exchange_key(self, name: str) -> None:
+        self.exchange_keys.pop(self._exchange_name(name), None)
 
     def close(self) -> None:
         pass

@@ -138,6 +138,24 @@ class DeferredHsm:
     def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
         self._get().restore_workstation_keys(transport_key, blob)
 
+    def exchange_public_key(self, name: str) -> bytes | None:
+        return self._get().exchange_public_key(name)
+
+    def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
+        return self._get().create_exchange_key(name, algorithm)
+
+    def exchange_sign(self, name: str, message: bytes) -> bytes:
+        return self._get().exchange_sign(name, message)
+
+    def exchange_decrypt_raw(self, name: str, ciphertext: bytes) -> bytearray:
+        return self._get().exchange_decrypt_raw(name, ciphertext)
+
+    def exchange_agree(self, name: str, peer_public_key: bytes) -> bytearray:
+        return self._get().exchange_agree(name, peer_public_key)
+
+    def delete_exchange_key(self, name: str) -> None:
+        self._get().delete_exchange_key(name)
+
     def close(self) -> None:
         with self._lock:
             hsm, self._hsm = self._hsm, None

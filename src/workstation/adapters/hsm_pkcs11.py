@@ -14,16 +14,24 @@ What lives on the token (PKCS#11 token objects, created once by ``create_worksta
 ``KCW audit key``         EC P-256 key pair: signs audit checkpoints
 ========================  ================================================================
 
-All three are sensitive (never readable in clear) and extractable only by wrapping, so that
-``backup_workstation_keys`` can wrap them under a one-time transport key for a backup by
-shares. Every other key lives on the token only for the length of one call, as a session
-object (CKA_TOKEN false), and leaves it wrapped under the master key (CKM_AES_KEY_WRAP_PAD,
-RFC 5649). Check values are computed inside the HSM.
+Exchange key pairs (``create_exchange_key``): RSA or EC key pairs for key exchange with
+partners (TR-34, ECDH), token objects labelled ``kcw-exchange-<name>``. Their private keys
+are sensitive and never extractable, not even wrapped: they are used only inside the HSM
+(signing, raw RSA decryption, ECDH) and are not part of the workstation key backup.
+
+The three workstation keys are sensitive (never readable in clear) and extractable only by
+wrapping, so that ``backup_workstation_keys`` can wrap them under a one-time transport key
+for a backup by shares. Every other key lives on the token only for the length of one call,
+as a session object (CKA_TOKEN false), and leaves it wrapped under the master key
+(CKM_AES_KEY_WRAP_PAD, RFC 5649). Check values are computed inside the HSM.
 
 Clear key bytes cross the HSM boundary only in the paper-ceremony calls: ``import_clear_key``
 (a key combined from components goes in), ``export_clear_key`` (a stored key comes out, to
 be split into components) and ``backup_workstation_keys`` (the transport key comes out, to
-be split into shares). They travel in ``bytearray``s the caller wipes.
+be split into shares); and in the two exchange calls whose result is secret:
+``exchange_agree`` (the ECDH shared secret Z comes out, for the KDF in software) and
+``exchange_decrypt_raw`` (a raw RSA decryption comes out, for OAEP decoding in software).
+They travel in ``bytearray``s the caller wipes.
 
 The workstation key backup (``WorkstationKeyBackup.blob``) is canonical JSON (sorted keys,
 no spaces, ASCII), upper-case hex for binary values::
@@ -70,10 +78,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
+from pkcs11 import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11
 from pkcs11.constants import DEFAULT
 from pkcs11.types import (
+    DecryptMixin,
+    DeriveMixin,
     EncryptMixin,
     Key,
     Object,
@@ -93,16 +103,20 @@ from workstation.errors import (
     HsmError,
     HsmPinRejected,
     IntegrityError,
+    NotFound,
     NotInitialised,
     WorkstationError,
 )
 from workstation.services.ports import GeneratedKey, HsmInfo, WorkstationKeyBackup
+from workstation.standards import ecdh
 
 __all__ = [
     "AUDIT_KEY_LABEL",
     "BINDING_KEY_LABEL",
+    "EXCHANGE_LABEL_PREFIX",
     "MASTER_KEY_LABEL",
     "Pkcs11Hsm",
+    "exchange_key_label",
     "pkcs11_module_lock",
 ]
 
@@ -245,6 +259,31 @@ _EC_CURVES: dict[KeyAlgorithm, ec.EllipticCurve] = {
     KeyAlgorithm.EC_P521: ec.SECP521R1(),
 }
 _RSA_PUBLIC_EXPONENT = 65537
+
+# --- exchange key pairs ---------------------------------------------------------------------
+
+EXCHANGE_LABEL_PREFIX = "kcw-exchange-"
+_EXCHANGE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_MAX_EXCHANGE_NAME = 48
+# What each kind of pair does inside the HSM: RSA signs (CKM_SHA256_RSA_PKCS) and decrypts
+# (CKM_RSA_X_509); EC signs (CKM_ECDSA) and derives (CKM_ECDH1_DERIVE). VERIFY goes to the
+# public key only (python-pkcs11 puts each flag on the half of the pair it belongs to).
+_EXCHANGE_CAPABILITIES: dict[KeyFamily, MechanismFlag] = {
+    KeyFamily.RSA: MechanismFlag.SIGN | MechanismFlag.VERIFY | MechanismFlag.DECRYPT,
+    KeyFamily.EC: MechanismFlag.SIGN | MechanismFlag.VERIFY | MechanismFlag.DERIVE,
+}
+# The private half: a token object that no one reads or takes out of the HSM, not even
+# wrapped (PKCS#11 v2.40 base §4.9: EXTRACTABLE false, so C_WrapKey refuses it; SENSITIVE
+# true, so its private values are never returned), and whose attributes cannot be changed
+# or copied into a more permissive object. MODIFIABLE last (see _RESIDENT_SECRET).
+_EXCHANGE_PRIVATE: dict[Attribute, Any] = {
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.COPYABLE: False,
+    Attribute.MODIFIABLE: False,
+}
 
 # Failures of the HSM itself (or of the connection to it), as opposed to a refusal of the
 # data given to it: an unwrap that fails with one of these is not an integrity failure.
@@ -1477,6 +1516,310 @@ class Pkcs11Hsm:
             private = self._find(shared, AUDIT_KEY_LABEL, ObjectClass.PRIVATE_KEY)
             return _ecdsa_sign(shared, private, message)
 
+    # --- exchange key pairs --------------------------------------------------------------
+    # Looked up afresh on every call (not cached in ``shared.objects``): they are created
+    # and deleted while the workstation runs.
+
+    def exchange_public_key(self, name: str) -> bytes | None:
+        label = exchange_key_label(name)
+        with self._use(f"read the public key of exchange key pair {name!r}") as shared:
+            pair = self._exchange_pair(shared, name, label)
+            return None if pair is None else _exchange_spki(pair[0], name)
+
+    def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
+        label = exchange_key_label(name)
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.family not in (
+            _EXCHANGE_CAPABILITIES
+        ):
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: an exchange key pair is RSA-2048, "
+                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521.",
+            )
+        with self._use(f"create exchange key pair {name!r}") as shared:
+            if list(shared.session.get_objects({Attribute.LABEL: label})):
+                raise AlreadyInitialised(
+                    f"HSM token {self._label!r} already holds exchange key pair {name!r}; "
+                    "delete it first to replace it.",
+                )
+            capabilities = _EXCHANGE_CAPABILITIES[algorithm.family]
+            if algorithm.family is KeyFamily.RSA:
+                public, private = shared.session.generate_keypair(
+                    KeyType.RSA,
+                    algorithm.bits,
+                    label=label,
+                    store=True,
+                    mechanism=Mechanism.RSA_PKCS_KEY_PAIR_GEN,
+                    capabilities=capabilities,
+                    public_template={
+                        **_RESIDENT_PUBLIC,
+                        Attribute.PUBLIC_EXPONENT: _RSA_PUBLIC_EXPONENT.to_bytes(3, "big"),
+                    },
+                    private_template=_EXCHANGE_PRIVATE,
+                )
+            else:
+                public, private = shared.session.generate_keypair(
+                    KeyType.EC,
+                    label=label,
+                    store=True,
+                    mechanism=Mechanism.EC_KEY_PAIR_GEN,
+                    capabilities=capabilities,
+                    public_template={
+                        **_RESIDENT_PUBLIC,
+                        Attribute.EC_PARAMS: _EC_PARAMS[algorithm],
+                    },
+                    private_template=_EXCHANGE_PRIVATE,
+                )
+            try:
+                spki = _exchange_spki(public, name)
+                if _exchange_algorithm(public, name) is not algorithm:
+                    raise HsmError(
+                        f"The HSM generated exchange key pair {name!r} other than the "
+                        f"{algorithm.value} asked for.",
+                    )
+            except BaseException:
+                # Not a pair the workstation can use: leave nothing behind.
+                for obj in (private, public):
+                    try:
+                        obj.destroy()
+                    except p11.PKCS11Error as exc:
+                        log.error("could not remove a refused exchange key: %r", exc)
+                raise
+        log.info("created exchange key pair %r (%s) on HSM token %r", name, algorithm, self._label)
+        return spki
+
+    def exchange_sign(self, name: str, message: bytes) -> bytes:
+        label = exchange_key_label(name)
+        if not isinstance(message, bytes | bytearray):
+            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
+        with self._use(f"sign with exchange key {name!r}") as shared:
+            public, private = self._require_exchange_pair(shared, name, label)
+            if _exchange_algorithm(public, name).family is KeyFamily.RSA:
+                # RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2), hashed inside the HSM.
+                signer = _capable(private, SignMixin, label)
+                return signer.sign(bytes(message), mechanism=Mechanism.SHA256_RSA_PKCS)
+            return _ecdsa_sign(shared, private, bytes(message), label)
+
+    def exchange_decrypt_raw(self, name: str, ciphertext: bytes) -> bytearray:
+        label = exchange_key_label(name)
+        if not isinstance(ciphertext, bytes | bytearray):
+            raise BadInput(f"The ciphertext is {type(ciphertext).__name__}, not bytes.")
+        encoded = bytearray()
+        try:
+            with self._use(f"decrypt with exchange key {name!r}") as shared:
+                public, private = self._require_exchange_pair(shared, name, label)
+                algorithm = _exchange_algorithm(public, name)
+                if algorithm.family is not KeyFamily.RSA:
+                    raise BadInput(
+                        f"Exchange key {name!r} is an {algorithm.value} key: only RSA exchange "
+                        "keys decrypt.",
+                    )
+                modulus = int.from_bytes(public[Attribute.MODULUS], "big")
+                size = (modulus.bit_length() + 7) // 8
+                # RFC 8017 §7.1.2 step 1 and §5.1.2 (RSADP): the ciphertext is exactly as
+                # long as the modulus and, as an integer, below it.
+                if len(ciphertext) != size:
+                    raise BadInput(
+                        f"The ciphertext is {len(ciphertext)} bytes long; exchange key "
+                        f"{name!r} ({algorithm.value}) decrypts exactly {size} bytes.",
+                    )
+                if int.from_bytes(ciphertext, "big") >= modulus:
+                    raise BadInput(
+                        f"The ciphertext is not below the modulus of exchange key {name!r}: "
+                        "it was not encrypted under this key.",
+                    )
+                decryptor = _capable(private, DecryptMixin, label)
+                plain = decryptor.decrypt(bytes(ciphertext), mechanism=Mechanism.RSA_X_509)
+                if not isinstance(plain, bytes):  # only for iterator input
+                    raise HsmError("The HSM returned no decryption.")
+                if len(plain) > size:
+                    raise HsmError(
+                        f"The HSM returned {len(plain)} bytes for a raw RSA decryption with "
+                        f"a {size}-byte modulus.",
+                    )
+                # CKM_RSA_X_509 gives the integer c^d mod n; a module may drop its leading
+                # zero bytes (an OAEP encoded message always starts with one): they are put
+                # back, so the result is the k-byte encoded message of RFC 8017 §7.1.2 step
+                # 2c (I2OSP). python-pkcs11 returns bytes, which cannot be wiped: copied at
+                # once into a buffer of the final size (no reallocation), the name dropped.
+                encoded = bytearray(size)
+                encoded[size - len(plain) :] = plain
+                del plain
+        except BaseException:
+            _wipe(encoded)
+            raise
+        return encoded
+
+    def exchange_agree(self, name: str, peer_public_key: bytes) -> bytearray:
+        label = exchange_key_label(name)
+        z = bytearray()
+        try:
+            with (
+                self._use(f"agree a shared secret with exchange key {name!r}") as shared,
+                _transient_objects() as objs,
+            ):
+                public, private = self._require_exchange_pair(shared, name, label)
+                algorithm = _exchange_algorithm(public, name)
+                if algorithm.family is not KeyFamily.EC:
+                    raise BadInput(
+                        f"Exchange key {name!r} is an {algorithm.value} key: only "
+                        "elliptic-curve exchange keys agree on a shared secret.",
+                    )
+                point = _peer_point(peer_public_key, algorithm, name)
+                size = _FIELD_BYTES[algorithm]
+                deriver = _capable(private, DeriveMixin, label)
+                # CKM_ECDH1_DERIVE with CKD_NULL (PKCS#11 v2.40 Current Mechanisms §2.3.16):
+                # the derived key is Z itself, here a session object readable once and
+                # destroyed when the call ends. The peer's point goes raw (X9.62
+                # uncompressed), the form every token MUST accept.
+                secret = deriver.derive_key(
+                    KeyType.GENERIC_SECRET,
+                    size * 8,
+                    mechanism=Mechanism.ECDH1_DERIVE,
+                    mechanism_param=(KDF.NULL, None, point),
+                    store=False,
+                    capabilities=MechanismFlag(0),
+                    template=_TRANSIENT_READABLE,
+                )
+                objs.append(secret)
+                # bytes from python-pkcs11 (not wipeable): copied at once, no name keeps them.
+                z.extend(secret[Attribute.VALUE])
+            if len(z) != size:
+                raise HsmError(
+                    f"The HSM returned a shared secret of {len(z)} bytes; on "
+                    f"{algorithm.value} it is {size} bytes.",
+                )
+        except BaseException:
+            _wipe(z)
+            raise
+        return z
+
+    def delete_exchange_key(self, name: str) -> None:
+        label = exchange_key_label(name)
+        with self._use(f"delete exchange key pair {name!r}") as shared:
+            found = list(shared.session.get_objects({Attribute.LABEL: label}))
+            for obj in found:
+                obj.destroy()
+        if found:
+            log.info("deleted exchange key pair %r from HSM token %r", name, self._label)
+
+    def _exchange_pair(
+        self, shared: _SharedSession, name: str, label: str
+    ) -> tuple[Object, Object] | None:
+        """The public and private key of exchange pair ``name``; None if neither exists."""
+        public = self._exchange_object(shared, label, ObjectClass.PUBLIC_KEY)
+        private = self._exchange_object(shared, label, ObjectClass.PRIVATE_KEY)
+        if public is None and private is None:
+            return None
+        if public is None or private is None:
+            present = "private" if public is None else "public"
+            raise HsmError(
+                f"HSM token {self._label!r} holds only the {present} key of exchange key "
+                f"pair {name!r}; delete the pair and create it again.",
+            )
+        return public, private
+
+    def _require_exchange_pair(
+        self, shared: _SharedSession, name: str, label: str
+    ) -> tuple[Object, Object]:
+        pair = self._exchange_pair(shared, name, label)
+        if pair is None:
+            raise NotFound(f"HSM token {self._label!r} holds no exchange key pair {name!r}.")
+        return pair
+
+    def _exchange_object(
+        self, shared: _SharedSession, label: str, object_class: ObjectClass
+    ) -> Object | None:
+        found = list(
+            shared.session.get_objects({Attribute.CLASS: object_class, Attribute.LABEL: label})
+        )
+        if len(found) > 1:
+            raise HsmError(
+                f"HSM token {self._label!r} holds {len(found)} objects labelled {label!r} "
+                f"of class {object_class.name}; the workstation needs exactly one.",
+            )
+        return found[0] if found else None
+
+
+def exchange_key_label(name: str) -> str:
+    """The token label (CKA_LABEL) of exchange key pair ``name``; BadInput for a name that
+    is not 1 to 48 lower-case letters, digits and single inner dashes."""
+    if (
+        not isinstance(name, str)
+        or len(name) > _MAX_EXCHANGE_NAME
+        or not _EXCHANGE_NAME.fullmatch(name)
+    ):
+        raise BadInput(
+            f"The exchange key name {name!r} is not valid: use 1 to {_MAX_EXCHANGE_NAME} "
+            "lower-case letters and digits, with single dashes between them "
+            "(for example 'tr34-krd').",
+        )
+    return EXCHANGE_LABEL_PREFIX + name
+
+
+_FIELD_BYTES: dict[KeyAlgorithm, int] = {
+    KeyAlgorithm.EC_P256: 32,
+    KeyAlgorithm.EC_P384: 48,
+    KeyAlgorithm.EC_P521: 66,
+}
+_RSA_SIZES: dict[int, KeyAlgorithm] = {
+    2048: KeyAlgorithm.RSA_2048,
+    3072: KeyAlgorithm.RSA_3072,
+    4096: KeyAlgorithm.RSA_4096,
+}
+
+
+def _exchange_algorithm(public: Object, name: str) -> KeyAlgorithm:
+    """The algorithm of an exchange key pair, from its public key's attributes."""
+    key_type = public[Attribute.KEY_TYPE]
+    if key_type == KeyType.RSA:
+        bits = int.from_bytes(public[Attribute.MODULUS], "big").bit_length()
+        if bits in _RSA_SIZES:
+            return _RSA_SIZES[bits]
+    elif key_type == KeyType.EC:
+        params = public[Attribute.EC_PARAMS]
+        for algorithm, der in _EC_PARAMS.items():
+            if params == der:
+                return algorithm
+    raise HsmError(f"Exchange key pair {name!r} is of a kind the workstation does not use.")
+
+
+def _exchange_spki(public: Object, name: str) -> bytes:
+    """The SubjectPublicKeyInfo (DER) of an exchange key pair's public key."""
+    algorithm = _exchange_algorithm(public, name)
+    if algorithm.family is KeyFamily.RSA:
+        return _rsa_spki(
+            public[Attribute.MODULUS], public[Attribute.PUBLIC_EXPONENT], algorithm.bits
+        )
+    return _ec_spki(public[Attribute.EC_POINT], _EC_CURVES[algorithm])
+
+
+def _peer_point(peer_public_key: bytes, algorithm: KeyAlgorithm, name: str) -> bytes:
+    """The peer's public key as an uncompressed X9.62 point, after checking that it is an
+    elliptic-curve key on the curve of exchange key ``name`` and that its point lies on that
+    curve (NIST SP 800-56A Rev. 3 §5.6.2.3.3; the HSM may not check)."""
+    if not isinstance(peer_public_key, bytes | bytearray):
+        raise BadInput(
+            f"The peer's public key is {type(peer_public_key).__name__}, not a DER "
+            "SubjectPublicKeyInfo.",
+        )
+    try:
+        peer = ecdh.load_public_key(bytes(peer_public_key))
+    except ecdh.ECDHError as exc:
+        raise BadInput(
+            f"The peer's public key for exchange key {name!r} is refused ({exc}).",
+        ) from None
+    theirs = next(a for a, curve in _EC_CURVES.items() if curve.name == peer.curve.name)
+    if theirs is not algorithm:
+        raise BadInput(
+            f"The peer's public key is on {theirs.curve} ({theirs.value}); exchange key "
+            f"{name!r} is on {algorithm.curve} ({algorithm.value}): both must be on the same "
+            "curve.",
+        )
+    return peer.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
 
 def _unwrap_backup(
     unwrapper: UnwrapMixin,
@@ -1514,9 +1857,11 @@ def _unwrap_backup(
         ) from exc
 
 
-def _ecdsa_sign(shared: _SharedSession, private: Object, message: bytes) -> bytes:
+def _ecdsa_sign(
+    shared: _SharedSession, private: Object, message: bytes, what: str = AUDIT_KEY_LABEL
+) -> bytes:
     """ECDSA with SHA-256 of ``message`` under ``private``, DER-encoded (RFC 3279 §2.2.3)."""
-    signer = _capable(private, SignMixin, AUDIT_KEY_LABEL)
+    signer = _capable(private, SignMixin, what)
     if Mechanism.ECDSA_SHA256 in shared.mechanisms:
         raw = signer.sign(message, mechanism=Mechanism.ECDSA_SHA256)
     else:
