@@ -32,17 +32,20 @@ byte for byte: no length prefix, no algorithm identifier and no party identifier
 around it. AWS's own sample code for an ECDH import derives the KEK with pyca/cryptography's
 ``ConcatKDFHash(algorithm, length, otherinfo=shared_information)``, which is the
 ``NIST_SP800`` line above; ``length`` is the KEK's length (16, 24 or 32 bytes). The caller
-agrees the shared information with the partner; SP 800-56C §5.8 and AWS both advise that it
-differ for every derivation (a nonce or a transaction identifier in it), since the same key
-pairs and the same shared information always give the same KEK.
+agrees the shared information with the partner. NIST SP 800-56A Rev. 3 §5.8.2 has FixedInfo
+bind the key to the parties and its use, and AWS advises against reusing shared information
+(a nonce or a transaction identifier in it): the same key pairs and the same shared
+information always give the same KEK.
 
 Key algorithms of the KEK and their lengths: ``AES-128`` 16 bytes, ``AES-192`` 24,
 ``AES-256`` 32, ``TDES-2KEY`` 16, ``TDES-3KEY`` 24. A TDES KEK has its parity adjusted: the
 least significant bit of each byte is set so that the byte has an odd number of one bits
-(FIPS 46-3 §"Introduction" and NIST SP 800-67 Rev. 2 §3.1: every eighth bit of a DES key is
-an odd parity bit). Parity bits are not key bits, so the adjusted KEK encrypts exactly as the
-unadjusted KDF output does (same check value, same key blocks); the adjustment only makes it
-acceptable to HSMs that refuse a DES key with even parity bytes.
+(FIPS 46-3, the DES key: 56 of its 64 bits are key bits, the other 8 are error-detecting
+bits that give each byte odd parity; NIST SP 800-67 Rev. 2 keeps that form for each TDEA
+key, and ANSI X9.24-1 key components follow it). Parity bits are not key bits, so the
+adjusted KEK encrypts exactly as the unadjusted KDF output does (same check value, same key
+blocks); the adjustment only makes it acceptable to HSMs that refuse a DES key with even
+parity bytes.
 
 Public keys are accepted as a SubjectPublicKeyInfo (RFC 5480; DER or PEM ``PUBLIC KEY``),
 an X.509 certificate (DER or PEM ``CERTIFICATE``; its public key is taken, the certificate
@@ -50,7 +53,7 @@ is **not** verified here: chain, validity and key usage are the caller's busines
 bare X9.62 point (SEC 1 §2.3.3; uncompressed ``04 || X || Y`` or compressed ``02/03 || X``)
 whose length names the curve. Every point is checked to lie on its curve before use.
 
-Example: both parties derive the same AES-256 KEK.
+Example: both parties derive the same AES-256 KEK (toy private keys, for the example only).
 
 >>> from cryptography.hazmat.primitives import serialization
 >>> from cryptography.hazmat.primitives.asymmetric import ec
@@ -561,6 +564,6 @@ def derive_kek(
     else:
         kek = x963_kdf(z, length=length, hash_name=hash_name, shared_info=shared_info)
     if key_algorithm.startswith("TDES"):
-        # FIPS 46-3 / SP 800-67 Rev. 2 §3.1: the low bit of each byte is an odd parity bit.
+        # FIPS 46-3: the low bit of each byte of a DES key is its odd parity bit.
         kek = bytes(_odd_parity(byte) for byte in kek)
     return kek
