@@ -141,6 +141,18 @@ def _tdes_key(name: str, key: object) -> bytes | bytearray:
     return data
 
 
+def _counter_prefixes(counter: int) -> Iterator[int]:
+    """The counter's one-bits set one at a time, most significant first.
+
+    0b1011 gives 0b1000, 0b1010, 0b1011: the KSN register's counter part at each step of
+    the host's derivation (X9.24-1:2009 A.3, X9.24-3:2017 6.1). One step per one-bit.
+    """
+    register = 0
+    while register != counter:
+        register |= 1 << ((counter ^ register).bit_length() - 1)
+        yield register
+
+
 def _des(key8: bytes | bytearray, block: bytes) -> bytes:
     # Single DES as TDES keying option 3 (K1K1K1), as the primitives module offers it.
     return tdes_ecb_encrypt(key8, block)
@@ -234,12 +246,12 @@ def tdes_transaction_key(ipek: bytes | bytearray, ksn: bytes | bytearray) -> byt
         raise DukptError(
             "ksn transaction counter is 0: that is the initial KSN, which has no transaction key"
         )
-    register = value & 0xFFFFFFFFFFFFFFFF & ~_TDES_COUNTER_MASK
+    # The rightmost 64 bits of the KSN register, counter cleared, then its bits set one by one.
+    base = value & 0xFFFFFFFFFFFFFFFF & ~_TDES_COUNTER_MASK
     current = bytes(key)
-    for bit in range(_TDES_COUNTER_BITS - 1, -1, -1):
-        if counter >> bit & 1:
-            register |= 1 << bit
-            current = _nonreversible_key_generation(current, register.to_bytes(8, "big"))
+    for bits_so_far in _counter_prefixes(counter):
+        register = (base | bits_so_far).to_bytes(8, "big")
+        current = _nonreversible_key_generation(current, register)
     return current
 
 
@@ -505,16 +517,9 @@ def _derivation_key(
     """X9.24-3:2017 6.1, 6.4: one derivation (usage 8000) per one-bit of the counter, from
     the most significant down, each with the counter bits processed so far."""
     current = bytes(initial_key)
-    register = 0
-    for bit in range(_AES_COUNTER_BITS - 1, -1, -1):
-        if counter >> bit & 1:
-            register |= 1 << bit
-            current = _derive(
-                current,
-                KeyUsage.KEY_DERIVATION,
-                key_type,
-                ikid_right + register.to_bytes(4, "big"),
-            )
+    for bits_so_far in _counter_prefixes(counter):
+        ksn_data = ikid_right + bits_so_far.to_bytes(4, "big")
+        current = _derive(current, KeyUsage.KEY_DERIVATION, key_type, ksn_data)
     return current
 
 
