@@ -158,7 +158,7 @@ def _des(key8: bytes | bytearray, block: bytes) -> bytes:
     return tdes_ecb_encrypt(key8, block)
 
 
-def _nonreversible_key_generation(key_register: bytes, ksn_register: bytes) -> bytes:
+def _nonreversible_key_generation(key_register: bytes | bytearray, ksn_register: bytes) -> bytes:
     """X9.24-1:2009 A.2, "Non-reversible Key Generation Process": one step of the tree.
 
     ``ksn_register`` is the rightmost 64 bits of the KSN register (crypto register 1).
@@ -248,11 +248,11 @@ def tdes_transaction_key(ipek: bytes | bytearray, ksn: bytes | bytearray) -> byt
         )
     # The rightmost 64 bits of the KSN register, counter cleared, then its bits set one by one.
     base = value & 0xFFFFFFFFFFFFFFFF & ~_TDES_COUNTER_MASK
-    current = bytes(key)
+    current: bytes | bytearray = key  # the caller's key is read, never copied or kept
     for bits_so_far in _counter_prefixes(counter):
         register = (base | bits_so_far).to_bytes(8, "big")
         current = _nonreversible_key_generation(current, register)
-    return current
+    return bytes(current)
 
 
 @dataclass(frozen=True, repr=False)
@@ -516,11 +516,11 @@ def _derivation_key(
 ) -> bytes:
     """X9.24-3:2017 6.1, 6.4: one derivation (usage 8000) per one-bit of the counter, from
     the most significant down, each with the counter bits processed so far."""
-    current = bytes(initial_key)
+    current: bytes | bytearray = initial_key  # the caller's key is read, never copied or kept
     for bits_so_far in _counter_prefixes(counter):
         ksn_data = ikid_right + bits_so_far.to_bytes(4, "big")
         current = _derive(current, KeyUsage.KEY_DERIVATION, key_type, ksn_data)
-    return current
+    return bytes(current)
 
 
 def aes_derivation_key(initial_key: bytes | bytearray, ksn: bytes | bytearray) -> bytes:
