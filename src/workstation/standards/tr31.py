@@ -893,6 +893,10 @@ class Header:
         )
         v = _V[self.version_id]
         _check_key_length(key_len, self.algorithm)
+        if len(self.blocks) > _MAX_BLOCKS:
+            raise TR31Error(
+                f"Number of optional blocks {len(self.blocks)} is more than {_MAX_BLOCKS}"
+            )
         parts: list[str] = []
         seen: set[str] = set()
         for bid, data in self.blocks:
@@ -917,7 +921,10 @@ class Header:
             count += 1
             length += pb
         if count > _MAX_BLOCKS:
-            raise TR31Error(f"Number of optional blocks {count} is more than {_MAX_BLOCKS}")
+            raise TR31Error(
+                f"Number of optional blocks {count}, with the padding block, is more than "
+                f"{_MAX_BLOCKS}"
+            )
         payload = _payload_length(v, self.algorithm, key_len, masked_key_len)
         total = length + 2 * payload + 2 * v.mac_len
         if total > _MAX_LENGTH:
