@@ -100,7 +100,10 @@ def _check_key(key: bytes | bytearray, family: str) -> None:
     allowed = _KEY_LENGTHS[family]
     if len(key) not in allowed:
         sizes = ", ".join(str(n) for n in allowed[:-1]) + f" or {allowed[-1]}"
-        raise KcvError(f"Key length {len(key)} is not a {family} key length ({sizes} bytes)")
+        article = "an" if family == "AES" else "a"
+        raise KcvError(
+            f"Key length {len(key)} is not {article} {family} key length ({sizes} bytes)"
+        )
 
 
 def default_method(family: str) -> KcvMethod:
@@ -249,7 +252,8 @@ def identify(key: bytes | bytearray, *, family: str, kcv: bytes) -> KcvMatch:
     n = len(kcv)
     if not _MIN_RECEIVED <= n <= _MAX_RECEIVED:
         raise KcvError(
-            f"Key check value of {n} bytes is not between {_MIN_RECEIVED} and {_MAX_RECEIVED} bytes"
+            f"Key check value of {n} byte{'' if n == 1 else 's'} is not between "
+            f"{_MIN_RECEIVED} and {_MAX_RECEIVED} bytes"
         )
     block = _BLOCK_SIZE[family]
     if n > block:
