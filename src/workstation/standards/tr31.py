@@ -1301,8 +1301,10 @@ def unwrap(
     bits = int.from_bytes(clear[:2], "big")
     if bits % 8:
         raise TR31Error(f"Decrypted key length field ({bits} bits) is not a whole number of bytes")
+    if bits == 0:
+        raise TR31Error("Decrypted key length field is 0 bits: the block holds no key")
     key = clear[2 : 2 + bits // 8]
-    if bits == 0 or len(key) != bits // 8:
+    if len(key) != bits // 8:
         raise TR31Error(
             f"Decrypted key length field ({bits} bits) does not fit the payload "
             f"({len(clear) - 2} bytes after the length field)"

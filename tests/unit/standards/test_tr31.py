@@ -24,6 +24,8 @@ from typing import NamedTuple
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 from psec import tr31 as psec_tr31
 
 from workstation.standards import kcv, tr31
@@ -2860,6 +2862,23 @@ def test_refusal_message(action, message):
     with pytest.raises(TR31Error) as caught:
         action()
     assert str(caught.value) == message
+
+
+def test_a_genuine_block_holding_no_key_is_refused():
+    # Built by hand with cryptography, as TR-31:2018 A.7.4 builds version D: CMAC of header
+    # and clear payload under the KBAK, AES-CBC under the KBEK with the MAC as IV.
+    kbpk = bytes(range(32))
+    header = b"D0080K0AB00N0000"
+    kbek, kbak = derive_binding_keys(kbpk, "D")
+    clear = bytes(16)  # key length field 0, then padding
+    mac = CMAC(algorithms.AES(kbak))
+    mac.update(header + clear)
+    tag = mac.finalize()
+    encryptor = Cipher(algorithms.AES(kbek), modes.CBC(tag)).encryptor()
+    block = header.decode() + (encryptor.update(clear) + encryptor.finalize() + tag).hex().upper()
+    with pytest.raises(TR31Error) as caught:
+        unwrap(kbpk, block)
+    assert str(caught.value) == "Decrypted key length field is 0 bits: the block holds no key"
 
 
 def test_error_is_a_value_error():
