@@ -907,8 +907,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=100)
 
     from .ceremonies import register
+    from .interchange import register as register_interchange
 
     register(sub, cmd)
+    register_interchange(sub, cmd)
     return p
 
 

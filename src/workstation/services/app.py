@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from workstation.services.audit import AuditService
     from workstation.services.ceremonies import CeremonyService
     from workstation.services.initialise import InitialiseService
+    from workstation.services.interchange import InterchangeService
     from workstation.services.keys import KeyService
     from workstation.services.people import PeopleService
     from workstation.services.recovery import RecoveryService
@@ -75,6 +76,12 @@ class WorkstationServices:
         from workstation.services.recovery import RecoveryService
 
         return RecoveryService(self.ctx)
+
+    @cached_property
+    def interchange(self) -> InterchangeService:
+        from workstation.services.interchange import InterchangeService
+
+        return InterchangeService(self.ctx, self.keys)
 
     def close(self) -> None:
         try:

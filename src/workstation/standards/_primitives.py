@@ -58,7 +58,7 @@ def xor(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
 
 
 def _run(ctx: CipherContext, data: bytes | bytearray) -> bytes:
-    return ctx.update(bytes(data)) + ctx.finalize()
+    return ctx.update(data) + ctx.finalize()  # no immutable copy of clear input
 
 
 def tdes_encryptor(key: bytes | bytearray) -> CipherContext:
