@@ -39,13 +39,18 @@ EnvelopedData is carried and how the OAEP parameters are written:
   Tokens made here write the RSAES-OAEP parameters as RFC 8017 A.2.1 defines them
   (``[0]`` hash, ``[1]`` MGF, the empty label left to its DEFAULT), which CMS libraries
   (OpenSSL, BouncyCastle) parse, and carry the KDH certificate in ``certificates``.
-- ``"2012"`` (the layout AWS Payment Cryptography names ``X9_TR34_2012``): eContent holds
-  the *fields* of the EnvelopedData without its SEQUENCE header, the OAEP parameters are
-  three untagged AlgorithmIdentifiers, and no certificate is carried (the KDH certificate
-  travels beside the token, as AWS's ``SigningKeyCertificate``).
+- ``"2012"`` (the layout AWS Payment Cryptography names ``X9_TR34_2012``, as its published
+  import and export samples build and parse it): eContent holds the *fields* of the
+  EnvelopedData without its SEQUENCE header, the OAEP parameters are three untagged
+  AlgorithmIdentifiers, the encrypted content ``[0]`` sits inside the content-encryption
+  AlgorithmIdentifier after the IV (as in the TR-34 samples before the 2019 errata, the
+  ``_BROKEN`` files), and no certificate is carried (the KDH certificate travels beside the
+  token, as AWS's ``SigningKeyCertificate``).
 
-On reception the edition is recognised from eContent, and both OAEP parameter encodings are
-accepted: the TR-34-2019 sample B.2.2.3.1 itself uses the untagged form.
+On reception the edition is recognised from eContent (a whole SEQUENCE, or its fields
+starting with the version INTEGER) and each layout is parsed as above, except that both
+OAEP parameter encodings are accepted in both: the TR-34-2019 sample B.2.2.3.1 itself uses
+the untagged form.
 
 A two-pass exchange, software keys standing in for the HSMs of the CA, the KDH and the KRD:
 
@@ -353,6 +358,32 @@ class _EnvelopedData(asn1.Sequence):  # type: ignore[misc]
         ("version", asn1.Integer),
         ("recipient_infos", _RecipientInfos),
         ("encrypted_content_info", _EncryptedContentInfo),
+    ]
+
+
+class _ContentAlgorithm2012(asn1.Sequence):  # type: ignore[misc]
+    """The 2012 layout (AWS X9_TR34_2012; the TR-34 samples as first printed): the encrypted
+    content sits inside the content-encryption AlgorithmIdentifier, after the IV."""
+
+    _fields: ClassVar[list[Any]] = [
+        ("algorithm", asn1.ObjectIdentifier),
+        ("parameters", asn1.OctetString),
+        ("encrypted_content", asn1.OctetString, {"implicit": 0}),
+    ]
+
+
+class _EncryptedContentInfo2012(asn1.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("content_type", asn1.ObjectIdentifier),
+        ("content_encryption_algorithm", _ContentAlgorithm2012),
+    ]
+
+
+class _EnvelopedData2012(asn1.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("version", asn1.Integer),
+        ("recipient_infos", _RecipientInfos),
+        ("encrypted_content_info", _EncryptedContentInfo2012),
     ]
 
 
@@ -1213,12 +1244,8 @@ _KEY_LENGTHS = {"T": (16, 24), "A": (16, 24, 32)}
 def _check_key(key: bytes | bytearray, header: str, what: str) -> None:
     allowed = _KEY_LENGTHS[header[7]]
     if len(key) not in allowed:
-        family = "TDEA" if header[7] == "T" else "AES"
-        raise TR34Error(
-            f"{what} is {len(key)} bytes; a {family} key is "
-            + " or ".join(str(n) for n in allowed)
-            + " bytes"
-        )
+        family = "TDEA keys are 16 or 24" if header[7] == "T" else "AES keys are 16, 24 or 32"
+        raise TR34Error(f"{what} is {len(key)} bytes; {family} bytes")
 
 
 @dataclass(frozen=True)
@@ -1378,17 +1405,16 @@ def _check_oaep_parameters(parameters: bytes | None) -> None:
             raise TR34Error(wrong)
 
 
-def _parse_envelope(data: bytes, what: str) -> _Envelope:
-    envelope = _load(_EnvelopedData, data, what)
+def _parse_envelope(data: bytes, what: str, edition: Edition) -> _Envelope:
+    envelope = _load(_EnvelopedData if edition == "2019" else _EnvelopedData2012, data, what)
     with _parsing(what):
         version = envelope["version"].native
         recipients = list(envelope["recipient_infos"])
         info = envelope["encrypted_content_info"]
         content_type = info["content_type"].dotted
-        cipher_oid, cipher_parameters = _algorithm(
-            info["content_encryption_algorithm"], "content encryption algorithm"
-        )
-        encrypted = info["encrypted_content"]
+        algorithm = info["content_encryption_algorithm"]
+        cipher_oid, cipher_parameters = _algorithm(algorithm, "content encryption algorithm")
+        encrypted = (info if edition == "2019" else algorithm)["encrypted_content"]
         ciphertext = None if isinstance(encrypted, asn1.Void) else bytes(encrypted.native)
         constructed = ciphertext is not None and encrypted.method != 0
     if version != 0:
@@ -1442,8 +1468,10 @@ def _decrypt_content(envelope: _Envelope, content_key: bytes | bytearray) -> byt
         padded[:] = bytes(len(padded))
 
 
-def decrypt_enveloped_data(enveloped_data: bytes, *, content_key: bytes | bytearray) -> bytes:
-    """The content of a TR-34 EnvelopedData (DER), given its content-encryption key.
+def decrypt_enveloped_data(
+    enveloped_data: bytes, *, content_key: bytes | bytearray, edition: Edition = "2019"
+) -> bytes:
+    """The content of a TR-34 EnvelopedData, given its content-encryption key.
 
     The symmetric layer alone (TR-34-2019 B.2.2.3): the structure is checked as in
     :func:`open_key_token`, the content decrypted with des-ede3-cbc or aes128-cbc and its
@@ -1452,8 +1480,25 @@ def decrypt_enveloped_data(enveloped_data: bytes, *, content_key: bytes | bytear
 
     With the TR-34-2019 sample B.2.2.3.1 (errata), content key
     ``0123456789ABCDEFFEDCBA9876543210FFEEDDCCBBAA9988`` gives the KeyBlock B.2.2.2.1.
+
+    Parameters
+    ----------
+    enveloped_data : bytes
+        ``"2019"``: the DER EnvelopedData. ``"2012"``: the eContent of a 2012 token, the
+        fields of the EnvelopedData without its SEQUENCE header.
+    content_key : bytes or bytearray
+        The content-encryption key: 24 bytes for des-ede3-cbc, 16 for aes128-cbc.
+    edition : {"2019", "2012"}
+        The layout (module docstring).
     """
-    envelope = _parse_envelope(enveloped_data, "EnvelopedData")
+    if edition not in ("2012", "2019"):
+        raise TR34Error(f"edition must be '2012' or '2019', not {edition!r}")
+    if not isinstance(enveloped_data, bytes | bytearray):
+        raise TR34Error("enveloped_data must be bytes")
+    data = bytes(enveloped_data)
+    if edition == "2012":
+        data = b"\x30" + _der_length(len(data)) + data
+    envelope = _parse_envelope(data, "EnvelopedData", edition)
     if not isinstance(content_key, bytes | bytearray):
         raise TR34Error("content_key must be bytes")
     content = _decrypt_content(envelope, content_key)
@@ -1621,7 +1666,7 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
     envelope_der = econtent
     if detected == "2012":
         envelope_der = b"\x30" + _der_length(len(econtent)) + econtent
-    envelope = _parse_envelope(envelope_der, "EnvelopedData")
+    envelope = _parse_envelope(envelope_der, "EnvelopedData", detected)
     info = KeyTokenInfo(
         edition=detected,
         kdh_issuer_and_serial=signer_id,
@@ -1933,32 +1978,35 @@ def build_key_token(
         content_key[:] = bytes(len(content_key))
         plain[:] = bytes(len(plain))
 
-    envelope = _EnvelopedData(
-        {
-            "version": 0,
-            "recipient_infos": [
-                {
-                    "version": 0,
-                    "rid": asn1_cms.IssuerAndSerialNumber.load(krd.issuer_and_serial),
-                    "key_encryption_algorithm": {
-                        "algorithm": _OID_RSAES_OAEP,
-                        "parameters": asn1.Any.load(_OAEP_PARAMS[edition]),
-                    },
-                    "encrypted_key": encrypted_key,
-                }
-            ],
-            "encrypted_content_info": {
-                "content_type": _OID_DATA,
-                "content_encryption_algorithm": {
-                    "algorithm": cipher_oid,
-                    "parameters": asn1.OctetString(iv),
-                },
-                "encrypted_content": ciphertext,
-            },
+    recipient = {
+        "version": 0,
+        "rid": asn1_cms.IssuerAndSerialNumber.load(krd.issuer_and_serial),
+        "key_encryption_algorithm": {
+            "algorithm": _OID_RSAES_OAEP,
+            "parameters": asn1.Any.load(_OAEP_PARAMS[edition]),
+        },
+        "encrypted_key": encrypted_key,
+    }
+    algorithm: dict[str, Any] = {"algorithm": cipher_oid, "parameters": asn1.OctetString(iv)}
+    encrypted_info: dict[str, Any]
+    if edition == "2019":  # RFC 5652 6.1
+        encrypted_info = {
+            "content_type": _OID_DATA,
+            "content_encryption_algorithm": algorithm,
+            "encrypted_content": ciphertext,
         }
+        envelope: Any = _EnvelopedData
+    else:  # AWS X9_TR34_2012: the encrypted content inside the algorithm identifier
+        encrypted_info = {
+            "content_type": _OID_DATA,
+            "content_encryption_algorithm": {**algorithm, "encrypted_content": ciphertext},
+        }
+        envelope = _EnvelopedData2012
+    enveloped = envelope(
+        {"version": 0, "recipient_infos": [recipient], "encrypted_content_info": encrypted_info}
     )
-    # 2019: the EnvelopedData itself; 2012 (AWS X9_TR34_2012): its fields without the header.
-    econtent = envelope.dump() if edition == "2019" else envelope.contents
+    # 2019: the EnvelopedData itself; 2012: its fields without the SEQUENCE header.
+    econtent = enveloped.dump() if edition == "2019" else enveloped.contents
 
     attributes = [
         _Attribute(
