@@ -1369,19 +1369,19 @@ def _check_oaep_parameters(parameters: bytes | None) -> None:
     wrong = "RSAES-OAEP parameters must be SHA-256, MGF1 with SHA-256 and the empty label"
     if parameters is None:
         raise TR34Error(wrong)
-    _check_der(parameters, "RSAES-OAEP parameters")
+    _check_der(parameters, "RSAES-OAEP-params")
     if parameters[0] != 0x30:
-        raise TR34Error("RSAES-OAEP parameters are malformed")
-    _, start, end = _read_tlv(parameters, 0, len(parameters), "RSAES-OAEP parameters")
-    elements = _split(parameters[start:end], "RSAES-OAEP parameters")
+        raise TR34Error("RSAES-OAEP-params is malformed")
+    _, start, end = _read_tlv(parameters, 0, len(parameters), "RSAES-OAEP-params")
+    elements = _split(parameters[start:end], "RSAES-OAEP-params")
     tagged = all(element[0] in (0xA0, 0xA1, 0xA2) for element in elements)
     if tagged:  # RFC 8017 A.2.1: [0] hash, [1] MGF, [2] label source, each EXPLICIT
         found: dict[int, bytes] = {}
         for element in elements:
             number = element[0] & 0x1F
             if number in found or (found and number <= max(found)):
-                raise TR34Error("RSAES-OAEP parameters are malformed")
-            _, start, end = _read_tlv(element, 0, len(element), "RSAES-OAEP parameters")
+                raise TR34Error("RSAES-OAEP-params is malformed")
+            _, start, end = _read_tlv(element, 0, len(element), "RSAES-OAEP-params")
             found[number] = element[start:end]
         if 0 not in found or 1 not in found:
             raise TR34Error(wrong)  # a missing hash or MGF means SHA-1 (the DEFAULT)
@@ -1584,6 +1584,13 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
         certificates = tuple(_elements(signed["certificates"], "SignedData certificates"))
         crls = tuple(_elements(signed["crls"], "SignedData crls"))
         signer_infos = list(signed["signer_infos"])
+    for der in certificates:  # each must be a certificate, used or not
+        _load_certificate(der, "certificate in the key token")
+    for der in crls:
+        try:
+            x509.load_der_x509_crl(der)
+        except ValueError as exc:
+            raise TR34Error("CRL in the key token is not a DER X.509 CRL") from exc
     # RFC 5652 5.1 asks for version 3 when eContent is not id-data; the TR-34 samples and
     # AWS write 1. Both are accepted.
     if version not in (1, 3):
@@ -1736,12 +1743,21 @@ class ReceivedKey:
 
 
 def _kdh_certificate(parsed: _Token, given: bytes | None) -> _Certificate:
-    signer = parsed.info.kdh_issuer_and_serial
+    """The KDH certificate: ``given`` (a TR-34 binding, or AWS's SigningKeyCertificate) or
+    the one the token carries for its signer. A carried certificate with the issuer and
+    serial number of the given one must be the same certificate."""
+    carried = [
+        _load_certificate(der, "certificate in the key token") for der in parsed.info.certificates
+    ]
     if given is not None:
-        return _load_certificate(given, "KDH certificate")
-    for der in parsed.info.certificates:
-        candidate = _load_certificate(der, "certificate in the key token")
-        if candidate.issuer_and_serial == signer:
+        certificate = _load_certificate(given, "KDH certificate")
+        for candidate in carried:
+            same_name = candidate.issuer_and_serial == certificate.issuer_and_serial
+            if same_name and candidate.der != certificate.der:
+                raise TR34Error("the KDH certificate in the key token differs from kdh_certificate")
+        return certificate
+    for candidate in carried:
+        if candidate.issuer_and_serial == parsed.info.kdh_issuer_and_serial:
             return candidate
     raise TR34Error("key token does not carry the KDH certificate: pass kdh_certificate")
 

@@ -303,8 +303,8 @@ def self_signed(subject: str, key: rsa.RSAPrivateKey, serial: int) -> bytes:
     )
 
 
-@pytest.fixture(scope="module")
-def pki() -> Pki:
+def make_pki() -> Pki:
+    """A CA, another CA, a KDH and two KRDs, with fresh 2048-bit keys."""
     ca_key, other_ca_key = new_rsa(), new_rsa()
     ca = self_signed(CA_NAME, ca_key, 1)
     other_ca = self_signed("CN=Other CA,O=Elsewhere", other_ca_key, 1)
@@ -322,6 +322,11 @@ def pki() -> Pki:
         krd2_key,
         partial.issue("CN=KRD 2,O=Partner", krd2_key, {"key_encipherment"}, 0x2002),
     )
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return make_pki()
 
 
 def make_token(pki: Pki, **overrides: object) -> bytes:
@@ -1138,6 +1143,15 @@ def test_refuses_a_kdh_certificate_that_is_not_the_signer(pki: Pki) -> None:
     other = pki.issue("CN=KDH 2,O=Bank", pki.krd2_key, {"digital_signature"}, 0x1006)
     with refused("the token's signer is not the KDH certificate (issuer and serial number differ)"):
         open_token(pki, make_token(pki), kdh_certificate=other)
+
+
+def test_refuses_a_carried_kdh_certificate_unlike_the_given_one(pki: Pki) -> None:
+    same_serial = pki.issue(
+        "CN=KDH,O=Bank", pki.kdh_key, {"digital_signature"}, 0x1001, not_after=END - timedelta(1)
+    )
+    with refused("the KDH certificate in the key token differs from kdh_certificate"):
+        open_token(pki, make_token(pki), kdh_certificate=same_serial)
+    assert open_token(pki, make_token(pki), kdh_certificate=pki.kdh).key == SAMPLE_KEY
 
 
 def test_refuses_a_ca_that_is_not_a_ca(pki: Pki) -> None:
