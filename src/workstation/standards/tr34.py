@@ -52,6 +52,15 @@ starting with the version INTEGER) and each layout is parsed as above, except th
 OAEP parameter encodings are accepted in both: the TR-34-2019 sample B.2.2.3.1 itself uses
 the untagged form.
 
+The signature is checked over the signed attributes as received (RFC 5652 5.4), not over a
+DER re-sorting of them: sample B.9 and AWS list them out of DER order. Tokens made here sort
+them, which every verifier accepts.
+
+Not here: the binding, unbind and rebind tokens (TR-34-2019 B.6, B.10, B.11, B.13, B.14);
+signer or recipient identified by subject key identifier; and the memory of a KRD: the
+nonces it sent and the last signing time it accepted from each KDH are the caller's to keep
+(``nonce`` and ``last_signing_time`` of :func:`open_key_token`).
+
 A two-pass exchange, software keys standing in for the HSMs of the CA, the KDH and the KRD:
 
 >>> import os
@@ -213,6 +222,12 @@ _OAEP_PARAMS: dict[str, bytes] = {
         "300d06092a864886f70d0101090400"
     ),
 }
+
+# SignerInfo signatureAlgorithm: rsaEncryption (the TR-34 samples, AWS) or
+# sha256WithRSAEncryption (RFC 5754 3.2 allows either with SHA-256).
+_SIGNATURE_OIDS = (_OID_RSA_ENCRYPTION, _OID_SHA256_WITH_RSA)
+# RFC 4055 2.1 / RFC 5754 2: NULL and absent parameters are equivalent and both accepted.
+_NULL_OR_ABSENT = (None, b"\x05\x00")
 
 _NONCE_MIN, _NONCE_MAX = 8, 64
 _MIN_RSA_BITS = 2048  # TR-34: RSA keys of at least 2048 bits
@@ -689,14 +704,14 @@ def decryptor_for(private_key: rsa.RSAPrivateKey) -> Decryptor:
 class _Certificate:
     der: bytes
     cert: x509.Certificate
+    subject_name: x509.Name
+    issuer_name: x509.Name
+    subject: str  # RFC 4514, for messages
+    issuer: str
     issuer_and_serial: bytes  # DER IssuerAndSerialNumber (RFC 5652 10.2.4)
     key_usage: frozenset[str] | None  # None: no keyUsage extension
     is_ca: bool
     subject_key_id: bytes | None
-
-    @property
-    def subject(self) -> str:
-        return self.cert.subject.rfc4514_string()
 
 
 def _load_certificate(der: bytes, role: str) -> _Certificate:
@@ -708,6 +723,8 @@ def _load_certificate(der: bytes, role: str) -> _Certificate:
     der = bytes(der)
     try:
         cert = x509.load_der_x509_certificate(der)
+        subject_name, issuer_name = cert.subject, cert.issuer
+        subject, issuer = subject_name.rfc4514_string(), issuer_name.rfc4514_string()
     except ValueError as exc:
         raise TR34Error(f"{role} is not a DER X.509 certificate") from exc
     with _parsing(role):
@@ -735,6 +752,10 @@ def _load_certificate(der: bytes, role: str) -> _Certificate:
     return _Certificate(
         der=der,
         cert=cert,
+        subject_name=subject_name,
+        issuer_name=issuer_name,
+        subject=subject,
+        issuer=issuer,
         issuer_and_serial=issuer_and_serial,
         key_usage=None if usage is None else frozenset(usage),
         is_ca=bool(constraints and constraints.get("ca")),
@@ -743,7 +764,10 @@ def _load_certificate(der: bytes, role: str) -> _Certificate:
 
 
 def _rsa_public_key(certificate: _Certificate, role: str) -> rsa.RSAPublicKey:
-    key = certificate.cert.public_key()
+    try:
+        key = certificate.cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise TR34Error(f"{role} public key cannot be read") from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise TR34Error(f"{role} key is not RSA")
     if key.key_size < _MIN_RSA_BITS:
@@ -760,11 +784,11 @@ def _check_dates(certificate: _Certificate, now: datetime, role: str) -> None:
 
 
 def _issuer_of(certificate: _Certificate, cas: list[_Certificate], role: str) -> _Certificate:
-    named = [ca for ca in cas if ca.cert.subject == certificate.cert.issuer]
+    named = [ca for ca in cas if ca.subject_name == certificate.issuer_name]
     if not named:
         raise TR34Error(
             f"{role} is not issued by any of the given CA certificates "
-            f"(issuer {certificate.cert.issuer.rfc4514_string()})"
+            f"(issuer {certificate.issuer})"
         )
     for ca in named:
         try:
@@ -779,14 +803,14 @@ def _check_revocation(
     certificate: _Certificate, ca: _Certificate, crls: Sequence[bytes], now: datetime, role: str
 ) -> None:
     for der in crls:
-        if not isinstance(der, bytes | bytearray):
-            raise TR34Error("a CRL must be DER bytes")
+        crl = _load_crl(der, "CRL")
         try:
-            crl = x509.load_der_x509_crl(bytes(der))
+            if crl.issuer != ca.subject_name:
+                continue  # about another CA
+            this_update, next_update = crl.last_update_utc, crl.next_update_utc
+            listed = crl.get_revoked_certificate_by_serial_number(certificate.cert.serial_number)
         except ValueError as exc:
             raise TR34Error("CRL is not a DER X.509 CRL") from exc
-        if crl.issuer != ca.cert.subject:
-            continue  # about another CA
         issuer = ca.subject
         if ca.key_usage is not None and "crl_sign" not in ca.key_usage:
             raise TR34Error(f"CA certificate {issuer} may not sign CRLs (keyUsage lacks crl_sign)")
@@ -796,16 +820,24 @@ def _check_revocation(
             signed = False
         if not signed:
             raise TR34Error(f"CRL of {issuer} has a bad signature")
-        if now < crl.last_update_utc:
-            raise TR34Error(
-                f"CRL of {issuer} is not yet valid (this update {_show(crl.last_update_utc)})"
-            )
-        next_update = crl.next_update_utc
+        if now < this_update:
+            raise TR34Error(f"CRL of {issuer} is not yet valid (this update {_show(this_update)})")
         if next_update is not None and now > next_update:
             raise TR34Error(f"CRL of {issuer} is out of date (next update {_show(next_update)})")
-        serial = certificate.cert.serial_number
-        if crl.get_revoked_certificate_by_serial_number(serial) is not None:
+        if listed is not None:
+            serial = certificate.cert.serial_number
             raise TR34Error(f"{role} is revoked (serial {serial:X} is in the CRL of {issuer})")
+
+
+def _load_crl(der: bytes, what: str) -> x509.CertificateRevocationList:
+    if not isinstance(der, bytes | bytearray):
+        raise TR34Error(f"{what} must be DER bytes")
+    try:
+        crl = x509.load_der_x509_crl(bytes(der))
+        crl.issuer  # noqa: B018 - read now: a malformed name is refused here
+    except ValueError as exc:
+        raise TR34Error(f"{what} is not a DER X.509 CRL") from exc
+    return crl
 
 
 def _verify_chain(
@@ -961,7 +993,8 @@ def _parse_name(text: str) -> Any:
 
 
 def _time(moment: datetime) -> Any:
-    # RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+    # RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; whole seconds.
+    moment = moment.replace(microsecond=0)
     if moment.year < 2050:
         return asn1_x509.Time(name="utc_time", value=moment)
     return asn1_x509.Time(name="general_time", value=moment)
@@ -1360,7 +1393,7 @@ def _algorithm(identifier: Any, what: str) -> tuple[str, bytes | None]:
 def _check_sha256(identifier_der: bytes, what: str) -> None:
     identifier = _load(_AlgorithmIdentifier, identifier_der, what)
     oid, parameters = _algorithm(identifier, what)
-    if oid != _OID_SHA256 or parameters not in (None, b"\x05\x00"):
+    if oid != _OID_SHA256 or parameters not in _NULL_OR_ABSENT:
         raise TR34Error(f"{what} is not SHA-256")
 
 
@@ -1587,10 +1620,7 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
     for der in certificates:  # each must be a certificate, used or not
         _load_certificate(der, "certificate in the key token")
     for der in crls:
-        try:
-            x509.load_der_x509_crl(der)
-        except ValueError as exc:
-            raise TR34Error("CRL in the key token is not a DER X.509 CRL") from exc
+        _load_crl(der, "CRL in the key token")
     # RFC 5652 5.1 asks for version 3 when eContent is not id-data; the TR-34 samples and
     # AWS write 1. Both are accepted.
     if version not in (1, 3):
@@ -1619,13 +1649,7 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
     if signer_version != 1:
         raise TR34Error(f"SignerInfo version is {signer_version}, not 1")
     _check_sha256(digest_algorithm, "SignerInfo digest algorithm")
-    if signature_oid not in (
-        _OID_RSA_ENCRYPTION,
-        _OID_SHA256_WITH_RSA,
-    ) or signature_parameters not in (
-        None,
-        b"\x05\x00",
-    ):
+    if signature_oid not in _SIGNATURE_OIDS or signature_parameters not in _NULL_OR_ABSENT:
         raise TR34Error(f"SignerInfo signature algorithm {signature_oid} is not RSA with SHA-256")
     if not has_attributes:
         raise TR34Error("SignerInfo has no signed attributes")
@@ -1646,7 +1670,9 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
     for required in (_OID_CONTENT_TYPE, _OID_MESSAGE_DIGEST, _OID_KEY_BLOCK_HEADER):
         if required not in found:
             raise TR34Error(f"signed attribute {_ATTRIBUTE_NAMES[required]} is missing")
-    signed_type = _load(asn1.ObjectIdentifier, found[_OID_CONTENT_TYPE], "signed contentType")
+    signed_type = _load(
+        asn1.ObjectIdentifier, found[_OID_CONTENT_TYPE], "signed attribute contentType"
+    )
     with _parsing("signed attribute contentType"):
         signed_type_oid = signed_type.dotted
     if signed_type_oid != _OID_ENVELOPED_DATA:
@@ -1654,7 +1680,7 @@ def _parse_token(token: bytes, edition: Edition | None) -> _Token:
     digest = _octets(found[_OID_MESSAGE_DIGEST], "signed attribute messageDigest")
     if len(digest) != 32:
         raise TR34Error(f"signed attribute messageDigest is {len(digest)} bytes, not 32")
-    header = _header_text(found[_OID_KEY_BLOCK_HEADER], "signed key block header")
+    header = _header_text(found[_OID_KEY_BLOCK_HEADER], "signed attribute key block header")
     nonce = None
     if _OID_RANDOM_NONCE in found:
         nonce = _check_nonce(
@@ -1890,7 +1916,8 @@ def open_key_token(
 
 
 def _signed_time_value(moment: datetime) -> Any:
-    # RFC 5652 11.3: UTCTime for 1950 to 2049, GeneralizedTime otherwise.
+    # RFC 5652 11.3: UTCTime for 1950 to 2049, GeneralizedTime otherwise; whole seconds.
+    moment = moment.replace(microsecond=0)
     if 1950 <= moment.year < 2050:
         return asn1.UTCTime(moment)
     return asn1.GeneralizedTime(moment)
@@ -1962,18 +1989,15 @@ def build_key_token(
     nonce_value = None if nonce is None else _check_nonce(nonce, "nonce")
     moment = None if signing_time is None else _utc(signing_time, "signing_time")
     if nonce_value is None and moment is None:
-        moment = datetime.now(UTC).replace(microsecond=0)
+        moment = datetime.now(UTC)
     kdh = _load_certificate(kdh_certificate, "kdh_certificate")
     kdh_key = _rsa_public_key(kdh, "kdh_certificate")
     krd = _load_certificate(krd_certificate, "krd_certificate")
     krd_key = _rsa_public_key(krd, "krd_certificate")
     crls = []
     if kdh_crl is not None:
-        try:
-            crl = x509.load_der_x509_crl(bytes(kdh_crl))
-        except (ValueError, TypeError) as exc:
-            raise TR34Error("kdh_crl is not a DER X.509 CRL") from exc
-        if crl.issuer != kdh.cert.issuer:
+        crl = _load_crl(kdh_crl, "kdh_crl")
+        if crl.issuer != kdh.issuer_name:
             raise TR34Error("kdh_crl is not issued by the CA of kdh_certificate")
         crls.append(asn1.Any.load(bytes(kdh_crl)))
 

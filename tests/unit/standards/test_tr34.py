@@ -803,6 +803,15 @@ def test_two_pass_token_may_also_carry_a_signing_time(pki: Pki) -> None:
     assert received.signing_time == NOW
 
 
+def test_signing_time_in_whole_seconds_and_generalized_time_from_2050(pki: Pki) -> None:
+    late = datetime(2051, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
+    token = make_token(pki, nonce=None, signing_time=late)
+    assert b"\x18\x0f20510304050607Z" in token  # GeneralizedTime, no fraction
+    assert tr34.read_key_token(token).signing_time == late.replace(microsecond=0)
+    early = make_token(pki, nonce=None, signing_time=NOW.replace(microsecond=5))
+    assert b"\x17\x0d260601120000Z" in early  # UTCTime
+
+
 def test_one_pass_signing_time_defaults_to_now(pki: Pki) -> None:
     info = tr34.read_key_token(make_token(pki, nonce=None))
     assert info.signing_time is not None
