@@ -1077,6 +1077,11 @@ class ImportTr31Flow(_ExchangeFlow):
         self.receive.set(self.data, partner, kcv, label)
         self.kek = self.data.key(kek)
 
+    @property
+    def quorum_template(self) -> str | None:
+        """The template whose import quorum applies (its name)."""
+        return self.template
+
     def review_rows(self) -> list[tuple[str, str]]:
         rows = [("Key block", self.block[:16] + "…"), ("Template", self.template or "")]
         if self.kek is not None:
@@ -2299,6 +2304,10 @@ class LegacyImportFlow(_ExchangeFlow):
         self.encrypted = "".join(encrypted.split()).upper()
         self.zmk, self.template = self.data.key(zmk), the_template.name
 
+    @property
+    def quorum_template(self) -> str | None:
+        return self.template
+
     def review_rows(self) -> list[tuple[str, str]]:
         rows = [("Encrypted key", self.encrypted)]
         if self.zmk is not None:
@@ -2507,6 +2516,11 @@ class DukptExportFlow(_ExchangeFlow):
         the_partner = self.data.partner(partner)
         assert the_partner is not None
         self.bdk, self.kek, self.partner = new_bdk, self.data.key(kek), the_partner.name
+
+    @property
+    def quorum_template(self) -> str | None:
+        """The BDK's template: its export quorum applies."""
+        return self.bdk.template_id if self.bdk else None
 
     def example_ksn(self) -> str:
         return "123456789012345600000000" if self.scheme == "AES" else "FFFF9876543210E00000"

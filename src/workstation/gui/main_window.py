@@ -1,5 +1,6 @@
-"""The main window: logon, the work area (dashboard, keys, administration, audit) and the
-lock screen, with the session panel beside the work and the demo panel in demo mode."""
+"""The main window: logon, the work area (dashboard, keys, ceremonies, exchanges,
+administration, audit) and the lock screen, with the session panel beside the work and the
+demo panel in demo mode."""
 
 from __future__ import annotations
 
@@ -99,12 +100,16 @@ class MainWindow(QMainWindow):
         from .audit_view import AuditPage
         from .ceremonies_page import CeremoniesPage
         from .dashboard import DashboardPage
+        from .exchanges_page import ExchangesPage
         from .inventory import KeysPage
 
         pages: list[tuple[str, QWidget, str]] = [
             ("dashboard", DashboardPage(self.state, self), "&Dashboard"),
             ("keys", KeysPage(self.state, self), "&Keys"),
             ("ceremonies", CeremoniesPage(self.state, self), "&Ceremonies"),
+            # Alt+X: Alt+E is taken on the Keys, Audit and Administration pages and Alt+C
+            # twice already (the Ceremonies tab and the session panel's Action field).
+            ("exchanges", ExchangesPage(self.state, self), "E&xchanges"),
             ("admin", AdminPage(self.state, self), "Ad&ministration"),
             ("audit", AuditPage(self.state, self), "A&udit"),
         ]
@@ -132,6 +137,10 @@ class MainWindow(QMainWindow):
     @property
     def ceremonies(self) -> QWidget:
         return self._page("ceremonies")
+
+    @property
+    def exchanges(self) -> QWidget:
+        return self._page("exchanges")
 
     @property
     def admin(self) -> QWidget:
