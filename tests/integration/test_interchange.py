@@ -29,6 +29,7 @@ from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.policy import Action
 from workstation.errors import AlreadyExists, BadInput, IntegrityError, NotFound, PolicyRefused
+from workstation.services.interchange import certificate_der
 from workstation.services.session import Session
 from workstation.standards import dukpt, ecdh, kcv, legacy, tr31, tr34
 
@@ -469,7 +470,7 @@ def test_tr34_import_refuses_a_revoked_kdh(world: Exchange) -> None:
 
 def test_tr34_export_as_kdh_opens_at_the_partners_krd(world: Exchange) -> None:
     pki = world.pki  # type: ignore[attr-defined]
-    world.s.interchange.exchange_certificate(world.session(*ADMINS), "tr34-kdh")
+    kdh_pem = world.s.interchange.exchange_certificate(world.session(*ADMINS), "tr34-kdh")
     identity = world.s.interchange.exchange_identity(world.session(*ADMINS))
     assert identity.ca_certificate is not None
     zmk = world.key("Test ZMK AES")
@@ -481,11 +482,9 @@ def test_tr34_export_as_kdh_opens_at_the_partners_krd(world: Exchange) -> None:
             result.token,
             krd_decrypt=tr34.decryptor_for(pki.krd_key),
             krd_certificate=der(pki.krd),
-            ca_certificates=[
-                x509.load_pem_x509_certificate(identity.ca_certificate.encode()).public_bytes(
-                    serialization.Encoding.DER
-                )
-            ],
+            ca_certificates=[certificate_der(identity.ca_certificate, "CA")],
+            # The 2012 form (AWS Payment Cryptography's X9_TR34_2012) does not carry it.
+            kdh_certificate=certificate_der(kdh_pem, "KDH"),
         )
         assert received.key == world.clear(zmk)
         assert received.header.startswith("D") and received.header[5:7] == "K0"

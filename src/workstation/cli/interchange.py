@@ -26,6 +26,7 @@ from workstation.services.interchange import (
     certificate_der,
     certificate_summary,
 )
+from workstation.standards import dukpt
 
 from .console import emit, table
 
@@ -132,7 +133,7 @@ def _imported(cli: Cli, result: ImportedKey) -> int:
     lines = [
         f"Key {k.label} ({k.algorithm.value}, usage {k.key_usage}) received from "
         f"{result.partner} as {result.format}, KCV {k.kcv}, template {result.template}.",
-        f"The key is {k.state.value.replace('_', '-')}: activate it under its quorum "
+        f"The key is {k.state.value}: activate it under its quorum "
         f"(workstation-cli keys activate {k.label}) once its check value is confirmed.",
     ]
     lines += [f"warning: {w}" for w in result.warnings]
@@ -370,6 +371,7 @@ def cmd_tr34_import(cli: Cli) -> int:
     a = cli.args
     token = read_input(a.file, "TR-34 key token")
     nonce = read_input(a.nonce_token, "random number token") if a.nonce_token else None
+    kdh = read_input(a.kdh_cert, "KDH certificate") if a.kdh_cert else None
     with cli.session() as session:
         result = cli.services.interchange.import_tr34(
             session,
@@ -379,6 +381,7 @@ def cmd_tr34_import(cli: Cli) -> int:
             expected_kcv=a.kcv,
             label=a.label,
             nonce_token=nonce,
+            kdh_certificate=kdh,
         )
     return _imported(cli, result)
 
@@ -442,26 +445,28 @@ def cmd_ecdh_import(cli: Cli) -> int:
 # --- DUKPT --------------------------------------------------------------------------------
 
 
-def consecutive_ksns(first: str, count: int) -> list[str]:
-    """``count`` initial KSNs for consecutive devices from ``first``: the device part (the
-    bits left of the transaction counter) counts up. TDES: 80-bit KSN, 21-bit counter
-    (X9.24-1:2009); AES: 96-bit KSN, the 32-bit derivation ID counts up (X9.24-3:2017)."""
+def consecutive_ksns(first: str, count: int, descriptor: str | None = None) -> list[str]:
+    """``count`` initial KSNs for consecutive devices from ``first``: the device ID counts
+    up, as the KSN descriptor lays it out (TDES, e.g. ``A05``: BDK ID, sub-key ID and device
+    ID lengths in hex digits; AES has one layout, ANSI X9.24-3:2017). A range that would run
+    past the device ID into the BDK ID is refused."""
     norm = first.strip().upper().replace(" ", "")
     if not 1 <= count <= 200_000:
         raise BadInput("--count must be between 1 and 200,000.")
-    if len(norm) == 20:
-        step, bits = 1 << 21, 80
-    elif len(norm) in (16, 24):
-        norm = norm.ljust(24, "0")
-        step, bits = 1 << 32, 96
-    else:
-        raise BadInput(f"KSN {first!r} is not 20 (TDES) or 24 (AES) hexadecimal digits.")
-    value = int.from_bytes(_hex(norm, "KSN"), "big")
-    last = value + step * (count - 1)
-    if last >> bits:
-        raise BadInput(f"{count} devices from KSN {norm} run past the largest KSN.")
-    width = bits // 4
-    return [f"{value + step * i:0{width}X}" for i in range(count)]
+    if len(norm) == 16:  # an AES initial key ID: counter 0
+        norm += "00000000"
+    if len(norm) == 24:
+        descriptor = "AES"
+    elif descriptor is None:
+        raise BadInput(
+            "A TDES KSN needs its descriptor to count devices: --ksn-descriptor, e.g. A05 "
+            "(BDK ID, sub-key ID and device ID lengths in hex digits)."
+        )
+    try:
+        start = dukpt.Ksn.parse(norm, descriptor)
+        return [str(k) for k in dukpt.ksn_range(start, count)]
+    except dukpt.DukptError as e:
+        raise BadInput(f"KSN range from {norm}: {e}.") from None
 
 
 def cmd_dukpt_export(cli: Cli) -> int:
@@ -476,7 +481,7 @@ def cmd_dukpt_export(cli: Cli) -> int:
             if line.strip() and not line.lstrip().startswith("#")
         ]
     if a.first_ksn:
-        ksns += consecutive_ksns(a.first_ksn, a.count)
+        ksns += consecutive_ksns(a.first_ksn, a.count, a.ksn_descriptor)
     if not ksns:
         raise BadInput(
             "Give the devices' KSNs: --ksn KSN, --ksn-file FILE or --first-ksn KSN --count N."
@@ -619,6 +624,7 @@ def register(
     sp.add_argument("--kcv")
     sp.add_argument("--label")
     sp.add_argument("--nonce-token", metavar="FILE", help="our random number token (two-pass)")
+    sp.add_argument("--kdh-cert", metavar="FILE", help="only if the token does not carry it")
     sp = cmd(tr34, "export", cmd_tr34_export, "a key token for the partner's KRD certificate")
     sp.add_argument("key")
     sp.add_argument("--partner", required=True)
@@ -666,6 +672,11 @@ def register(
     sp.add_argument("--ksn-file", metavar="FILE", help="one KSN per line")
     sp.add_argument("--first-ksn", metavar="KSN", help="with --count: consecutive devices")
     sp.add_argument("--count", type=int, default=1)
+    sp.add_argument(
+        "--ksn-descriptor",
+        metavar="XYZ",
+        help="TDES: how the KSN splits into BDK ID, sub-key ID and device ID (e.g. A05)",
+    )
     sp.add_argument(
         "--out", required=True, metavar="FILE", help="CSV: ksn, initial key id, block, kcv"
     )

@@ -39,6 +39,7 @@ from workstation.domain.algorithms import KeyAlgorithm, KeyFamily
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner, check_partner_name
 from workstation.domain.policy import Action
+from workstation.domain.records import format_time, parse_time
 from workstation.domain.templates import KeyTemplate, TemplateStatus, render_label
 from workstation.errors import (
     AlreadyExists,
@@ -81,6 +82,7 @@ _KEY_USAGE = {
 }
 _CERT_META = "exchange_certificate:"
 _NONCE_META = "tr34_nonce:"
+_SIGNING_TIME_META = "tr34_last_signing_time:"  # per partner: one-pass replay protection
 CA_VALIDITY = timedelta(days=3650)
 LEAF_VALIDITY = timedelta(days=730)
 
@@ -1102,11 +1104,16 @@ class InterchangeService:
         expected_kcv: str | None = None,
         label: str | None = None,
         nonce_token: bytes | None = None,
+        kdh_certificate: bytes | str | None = None,
     ) -> ImportedKey:
         """A TR-34 key token from the partner as KDH, addressed to this workstation's KRD
         certificate: the KDH certificate is checked against the partner's CA and CRLs, the
-        signature verified, the key unwrapped in the HSM's KRD key and stored pre-active."""
+        signature verified, the key unwrapped in the HSM's KRD key and stored pre-active.
+        ``kdh_certificate`` is needed only when the token does not carry it."""
         nonce: bytes | None = None
+        kdh_der = (
+            certificate_der(kdh_certificate, "KDH certificate") if kdh_certificate else None
+        )
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             the_partner = self._partner(uow, partner)
             cas, crls = self._anchors(the_partner)
@@ -1116,6 +1123,7 @@ class InterchangeService:
                     "issued its KDH certificate first."
                 )
             krd_cert = self._own_certificate(uow, TR34_KRD)
+            last_time = parse_time(uow.meta.get(_SIGNING_TIME_META + the_partner.id))
             if nonce_token is not None:
                 with _standard_errors("Random number token"):
                     nonce = tr34.read_random_number_token(nonce_token)
@@ -1143,17 +1151,17 @@ class InterchangeService:
                     crls=crls,
                     nonce=nonce,
                     now=self.ctx.clock.now(),
+                    kdh_certificate=kdh_der,
+                    # One-pass: a token is fresh only if signed after the last one taken
+                    # from this partner (TR-34-2019 5.4: replay protection by time stamp).
+                    last_signing_time=last_time if nonce is None else None,
                 )
             value = bytearray(received.key)
             with _standard_errors("TR-34 key block header"):
                 header = tr31.Header.load(received.header)
             algorithm = algorithm_for(header.algorithm, len(value))
-            if nonce is not None:
-                with self.ctx.repository.unit_of_work() as uow:
-                    uow.meta.put(_NONCE_META + nonce.hex().upper(), "used")
-                    uow.commit()
             mode = "two-pass" if received.nonce is not None else "one-pass"
-            return self._record_import(
+            result = self._record_import(
                 session,
                 value=value,
                 algorithm=algorithm,
@@ -1170,6 +1178,17 @@ class InterchangeService:
                 warnings=[],
                 extra={"kdh_certificate": certificate_summary(received.kdh_certificate)},
             )
+            # The nonce is spent and the time stamp moves on only once the key is stored,
+            # so a refused import may be tried again with the same token.
+            with self.ctx.repository.unit_of_work() as uow:
+                if nonce is not None:
+                    uow.meta.put(_NONCE_META + nonce.hex().upper(), "used")
+                elif received.signing_time is not None:
+                    stamp = format_time(received.signing_time)
+                    assert stamp is not None
+                    uow.meta.put(_SIGNING_TIME_META + the_partner.id, stamp)
+                uow.commit()
+            return result
         finally:
             _wipe(value)
 
