@@ -355,6 +355,11 @@ class FakeHsm:
         if not isinstance(message, bytes | bytearray):
             raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
         if isinstance(key, rsa.RSAPrivateKey):
+            if name.endswith("-krd"):  # as the PKCS#11 adapter: an RSA pair signs or decrypts
+                raise BadInput(
+                    f"Exchange key {name!r} is a key receiving device's key: it decrypts "
+                    "and does not sign."
+                )
             return key.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
         return key.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
 
@@ -366,6 +371,11 @@ class FakeHsm:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise BadInput(
                 f"Exchange key {name!r} is an {algorithm} key: only RSA exchange keys decrypt.",
+            )
+        if not name.endswith("-krd"):
+            raise BadInput(
+                f"Exchange key {name!r} is a signing key: only a key receiving device's key "
+                "(a name ending -krd) decrypts."
             )
         numbers = key.private_numbers()
         n = numbers.public_numbers.n

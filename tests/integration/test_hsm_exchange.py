@@ -335,7 +335,8 @@ def test_the_private_key_never_leaves_the_hsm(
         assert private[Attribute.MODIFIABLE] is False
         assert private[Attribute.UNWRAP] is False
         if algorithm is KeyAlgorithm.RSA_2048:
-            assert (private[Attribute.SIGN], private[Attribute.DECRYPT]) == (True, True)
+            # A key receiving device's pair decrypts and does not sign.
+            assert (private[Attribute.SIGN], private[Attribute.DECRYPT]) == (False, True)
             assert private[Attribute.DERIVE] is False
             secret_part = Attribute.PRIVATE_EXPONENT
         else:
@@ -385,3 +386,13 @@ def test_a_half_pair_is_reported(hsm: Pkcs11Hsm, hsm_token: SoftHsmToken) -> Non
         hsm.exchange_public_key("broken")
     hsm.delete_exchange_key("broken")
     assert hsm.exchange_public_key("broken") is None
+
+
+def test_an_rsa_pair_either_decrypts_or_signs(device: Any) -> None:
+    """Raw decryption with a signing key would forge its signatures: the pairs are apart."""
+    device.create_exchange_key("tr34-krd", KeyAlgorithm.RSA_2048)
+    device.create_exchange_key("tr34-kdh", KeyAlgorithm.RSA_2048)
+    with pytest.raises(BadInput, match="key receiving device's key: it decrypts and does not sign"):
+        device.exchange_sign("tr34-krd", b"forged")
+    with pytest.raises(BadInput, match="'tr34-kdh' is a signing key"):
+        device.exchange_decrypt_raw("tr34-kdh", bytes(256))

@@ -268,6 +268,17 @@ _MAX_EXCHANGE_NAME = 48
 # What each kind of pair does inside the HSM: RSA signs (CKM_SHA256_RSA_PKCS) and decrypts
 # (CKM_RSA_X_509); EC signs (CKM_ECDSA) and derives (CKM_ECDH1_DERIVE). VERIFY goes to the
 # public key only (python-pkcs11 puts each flag on the half of the pair it belongs to).
+# An RSA pair either decrypts or signs, never both: raw decryption (CKM_RSA_X_509) of a
+# signing key would let anyone who can call it forge that key's signatures. A key receiving
+# device's pair (a name ending "-krd") decrypts; every other RSA pair signs.
+_RSA_DECRYPTING = MechanismFlag.DECRYPT | MechanismFlag.ENCRYPT
+_RSA_SIGNING = MechanismFlag.SIGN | MechanismFlag.VERIFY
+
+
+def _rsa_decrypts(name: str) -> bool:
+    return name.endswith("-krd")
+
+
 _EXCHANGE_CAPABILITIES: dict[KeyFamily, MechanismFlag] = {
     KeyFamily.RSA: MechanismFlag.SIGN | MechanismFlag.VERIFY | MechanismFlag.DECRYPT,
     KeyFamily.EC: MechanismFlag.SIGN | MechanismFlag.VERIFY | MechanismFlag.DERIVE,
@@ -1544,6 +1555,7 @@ class Pkcs11Hsm:
                 )
             capabilities = _EXCHANGE_CAPABILITIES[algorithm.family]
             if algorithm.family is KeyFamily.RSA:
+                capabilities = _RSA_DECRYPTING if _rsa_decrypts(name) else _RSA_SIGNING
                 public, private = shared.session.generate_keypair(
                     KeyType.RSA,
                     algorithm.bits,
@@ -1595,6 +1607,11 @@ class Pkcs11Hsm:
         with self._use(f"sign with exchange key {name!r}") as shared:
             public, private = self._require_exchange_pair(shared, name, label)
             if _exchange_algorithm(public, name).family is KeyFamily.RSA:
+                if _rsa_decrypts(name):
+                    raise BadInput(
+                        f"Exchange key {name!r} is a key receiving device's key: it decrypts "
+                        "and does not sign."
+                    )
                 # RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2), hashed inside the HSM.
                 signer = _capable(private, SignMixin, label)
                 return signer.sign(bytes(message), mechanism=Mechanism.SHA256_RSA_PKCS)
@@ -1613,6 +1630,11 @@ class Pkcs11Hsm:
                     raise BadInput(
                         f"Exchange key {name!r} is an {algorithm.value} key: only RSA exchange "
                         "keys decrypt.",
+                    )
+                if not _rsa_decrypts(name):
+                    raise BadInput(
+                        f"Exchange key {name!r} is a signing key: only a key receiving "
+                        "device's key (a name ending -krd) decrypts."
                     )
                 modulus = int.from_bytes(public[Attribute.MODULUS], "big")
                 size = (modulus.bit_length() + 7) // 8

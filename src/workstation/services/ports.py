@@ -143,7 +143,9 @@ class Hsm(Protocol):
 
     def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
         """Generate exchange key pair ``name`` (RSA or EC) as token objects; return its
-        public key (SubjectPublicKeyInfo DER). Refuses (AlreadyInitialised) if it exists."""
+        public key (SubjectPublicKeyInfo DER). Refuses (AlreadyInitialised) if it exists.
+        An RSA pair whose name ends ``-krd`` decrypts only; every other RSA pair signs only
+        (raw decryption with a signing key would forge its signatures)."""
         ...
 
     def exchange_sign(self, name: str, message: bytes) -> bytes:
