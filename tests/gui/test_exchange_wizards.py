@@ -4,9 +4,7 @@ check value that does not match and shared information that is not hex, each sho
 words with nothing stored; DUKPT initial keys with progress, saved as a CSV whose blocks
 unwrap under the KEK, and a cancelled job that gives out nothing; the DUKPT test tool
 refusing a production BDK; a legacy import with its PCI PIN warning before and after; and
-a two-pass TR-34 import answering a random number token the wizard made.
-
-Set KCW_SCREENSHOT_DIR to keep two rendered wizards (docs/screenshots/exchanges-*.png)."""
+a two-pass TR-34 import answering a random number token the wizard made."""
 
 from __future__ import annotations
 
@@ -201,12 +199,6 @@ def is_mono(widget: Any) -> bool:
     return bool(QFontInfo(widget.font()).fixedPitch())
 
 
-def shoot(widget: Any, name: str) -> None:
-    folder = os.environ.get("KCW_SCREENSHOT_DIR")
-    if folder:
-        widget.grab().save(str(Path(folder) / name))
-
-
 # --- TR-31 ---------------------------------------------------------------------------------
 
 
@@ -262,7 +254,6 @@ def test_tr31_export_saved_then_imported_under_the_same_kek(
     header, value = tr31.unwrap(clear(gui_world, keys.zmk), block)
     assert header.key_usage == "P0"
     assert comp.kcv_hex(comp.check_value(keys.pek.algorithm, value)) == keys.pek.kcv
-    shoot(wizard, "exchanges-tr31-export.png")
 
     # Nothing is on disk until Save…, which never overwrites.
     target = tmp_path / "pek-for-042.txt"
@@ -293,7 +284,6 @@ def test_tr31_export_saved_then_imported_under_the_same_kek(
     assert label_text(wizard, "headerVersion") == "D — AES key derivation binding"
     assert label_text(wizard, "headerOptionalBlockKc") == "01" + keys.pek.kcv
     assert wizard.header_page.template.value() == "PIN encryption key"
-    shoot(wizard, "exchanges-import-header.png")
     wizard.next()
     kek_page = wizard.kek_page
     assert kek_page.kek.choose(keys.zmk.label)

@@ -810,30 +810,43 @@ def test_dukpt_ksns_from_a_list_name_the_wrong_lines() -> None:
 
 def test_dukpt_ksns_from_the_first_and_a_count() -> None:
     flow = dukpt_flow()
-    assert flow.validate_ksns(KsnSource.RANGE, first="", count=3) == {
-        "first_ksn": "Type the first device's KSN."
+    assert flow.needs_descriptor
+    assert flow.validate_ksns(KsnSource.RANGE, first="", count=0) == {
+        "first_ksn": "Type the first device's KSN.",
+        "count": "Give between 1 and 200,000 devices.",
+        "descriptor": "Give the KSN descriptor the terminals' host uses: the lengths of the "
+        "BDK ID, sub-key ID and device ID in hex digits, e.g. A05.",
     }
-    assert flow.validate_ksns(KsnSource.RANGE, first="FFFF9876543210E00000", count=0) == {
-        "count": "Give between 1 and 200,000 devices."
-    }
-    assert flow.validate_ksns(KsnSource.RANGE, first="FFFF9876543210E00001", count=2) == {
+    assert flow.validate_ksns(
+        KsnSource.RANGE, first="FFFF9876543210E00001", count=2, descriptor="A05"
+    ) == {
         "first_ksn": "The first KSN (FFFF9876543210E00001) has a transaction counter; an "
         "initial key is derived from a KSN whose counter is 0."
     }
-    assert flow.validate_ksns(KsnSource.RANGE, first="FFFFFFFFFFFFFFE00000", count=5) == {
-        "count": "5 devices from KSN FFFFFFFFFFFFFFE00000 run past the largest KSN."
-    }
-    flow.set_ksns(KsnSource.RANGE, first="FFFF9876543210E00000", count=3)
+    # The command line's rule decides what fits the descriptor, and says so.
+    errors = flow.validate_ksns(
+        KsnSource.RANGE, first="FFFFFFFFFFFFFFE00000", count=5, descriptor="A05"
+    )
+    assert errors["range"].startswith("KSN range from FFFFFFFFFFFFFFE00000: count 5 from ")
+    assert flow.validate_ksns(
+        KsnSource.RANGE, first="FFFF9876543210E00000", count=5, descriptor="Z05"
+    )["range"].startswith("KSN range from FFFF9876543210E00000: descriptor must be three")
+    flow.set_ksns(KsnSource.RANGE, first="FFFF9876543210E00000", count=3, descriptor="a05")
     assert flow.ksns == [
         "FFFF9876543210E00000",
-        "FFFF9876543211000000",  # the 21-bit counter is below the device part
+        "FFFF9876543211000000",  # the device ID's last bit is the counter's top bit
         "FFFF9876543211200000",
     ]
     flow.advance()
     rows = dict(flow.review_rows())
-    assert rows["Devices"] == "3 (3 consecutive devices from FFFF9876543210E00000)"
+    assert rows["Devices"] == "3 (3 consecutive devices from FFFF9876543210E00000, descriptor A05)"
     assert rows["Last KSN"] == "FFFF9876543211200000"
     assert rows["Each initial key"] == "TR-31 version B, usage B1, not exportable"
+
+    aes = dukpt_flow("BDK-A-1", "ZMK-AES-1")
+    assert not aes.needs_descriptor
+    aes.set_ksns(KsnSource.RANGE, first="1234567890123456", count=2)
+    assert aes.ksns == ["123456789012345600000000", "123456789012345700000000"]
 
 
 def test_dukpt_run_reports_progress_and_a_stop() -> None:

@@ -2407,8 +2407,10 @@ class ExportInitialKeys(Protocol):
     ) -> DukptExport: ...
 
 
-ConsecutiveKsns = Callable[[str, int], list[str]]
-"""``count`` consecutive devices' initial KSNs from the first (the command line's rule)."""
+ConsecutiveKsns = Callable[[str, int, str | None], list[str]]
+"""``(first, count, descriptor)`` -> the initial KSNs of ``count`` consecutive devices, the
+device ID counting up as the KSN descriptor lays it out (TDES, e.g. ``A05``; AES has one
+layout). The command line's rule; BadInput when the range does not fit."""
 
 _SHOWN_PROBLEMS = 3
 
@@ -2435,6 +2437,8 @@ class DukptExportFlow(_ExchangeFlow):
             "ksns",
             "first_ksn",
             "count",
+            "descriptor",
+            "range",
         ),
         DukptExportStep.REVIEW: _step(
             "Review and start",
@@ -2525,26 +2529,39 @@ class DukptExportFlow(_ExchangeFlow):
     def example_ksn(self) -> str:
         return "123456789012345600000000" if self.scheme == "AES" else "FFFF9876543210E00000"
 
+    @property
+    def needs_descriptor(self) -> bool:
+        """A TDES KSN's layout varies by host: counting devices needs its descriptor."""
+        return self.scheme == "TDES"
+
     def _collect(
-        self, source: KsnSource | None, text: str, first: str, count: int
+        self, source: KsnSource | None, text: str, first: str, count: int, descriptor: str
     ) -> tuple[list[str], FieldErrors]:
         if source is None:
             return [], {"source": "Choose how the devices' KSNs are given."}
         if source is KsnSource.RANGE:
-            if not first.strip():
-                return [], {"first_ksn": "Type the first device's KSN."}
-            if not 1 <= count <= MAX_DUKPT_DEVICES:
-                return [], {"count": f"Give between 1 and {MAX_DUKPT_DEVICES:,} devices."}
-            if self.consecutive is None:
-                return [], {"first_ksn": "Consecutive KSNs cannot be made here."}
+            errors: FieldErrors = {}
             scheme = self.scheme or "TDES"
-            problem = ksn_problem(scheme, first, 1)
-            if problem:
-                return [], {"first_ksn": problem.replace("KSN 1 ", "The first KSN ", 1)}
+            if not first.strip():
+                errors["first_ksn"] = "Type the first device's KSN."
+            elif problem := ksn_problem(scheme, first, 1):
+                errors["first_ksn"] = problem.replace("KSN 1 ", "The first KSN ", 1)
+            if not 1 <= count <= MAX_DUKPT_DEVICES:
+                errors["count"] = f"Give between 1 and {MAX_DUKPT_DEVICES:,} devices."
+            if self.needs_descriptor and not descriptor.strip():
+                errors["descriptor"] = (
+                    "Give the KSN descriptor the terminals' host uses: the lengths of the BDK "
+                    "ID, sub-key ID and device ID in hex digits, e.g. A05."
+                )
+            if errors:
+                return [], errors
+            if self.consecutive is None:
+                return [], {"range": "Consecutive KSNs cannot be made here."}
+            layout = descriptor.strip() if self.needs_descriptor else None
             try:
-                return self.consecutive(first, count), {}
+                return self.consecutive(first, count, layout), {}
             except BadInput as e:
-                return [], {"count": e.user_message()}
+                return [], {"range": e.user_message()}
         lines = ksn_lines(text)
         if not lines:
             where = "Paste the KSNs" if source is KsnSource.LIST else "Load a file of KSNs"
@@ -2552,9 +2569,15 @@ class DukptExportFlow(_ExchangeFlow):
         return lines, {}
 
     def validate_ksns(
-        self, source: KsnSource | None, *, text: str = "", first: str = "", count: int = 1
+        self,
+        source: KsnSource | None,
+        *,
+        text: str = "",
+        first: str = "",
+        count: int = 1,
+        descriptor: str = "",
     ) -> FieldErrors:
-        ksns, errors = self._collect(source, text, first, count)
+        ksns, errors = self._collect(source, text, first, count, descriptor)
         if errors:
             return errors
         return self._check_list(ksns)
@@ -2594,9 +2617,10 @@ class DukptExportFlow(_ExchangeFlow):
         text: str = "",
         first: str = "",
         count: int = 1,
+        descriptor: str = "",
         where: str = "",
     ) -> None:
-        ksns, errors = self._collect(source, text, first, count)
+        ksns, errors = self._collect(source, text, first, count, descriptor)
         errors = errors or self._check_list(ksns)
         if errors:
             raise FlowError(errors)
@@ -2605,7 +2629,8 @@ class DukptExportFlow(_ExchangeFlow):
         self.source_text = {
             KsnSource.LIST: "pasted list",
             KsnSource.FILE: f"file {where}" if where else "file",
-            KsnSource.RANGE: f"{count:,} consecutive devices from {first.strip().upper()}",
+            KsnSource.RANGE: f"{count:,} consecutive devices from {first.strip().upper()}"
+            + (f", descriptor {descriptor.strip().upper()}" if self.needs_descriptor else ""),
         }[source]
 
     def review_rows(self) -> list[tuple[str, str]]:

@@ -1877,9 +1877,24 @@ class _KsnPage(_FlowPage):
         range_row.addSpacing(12)
         range_row.addWidget(QLabel("Devices:", self))
         range_row.addWidget(self.count)
+        range_row.addSpacing(12)
+        self.descriptor_label = QLabel("KSN descriptor:", self)
+        range_row.addWidget(self.descriptor_label)
+        self.descriptor = QLineEdit(self)
+        self.descriptor.setObjectName("ksnDescriptor")
+        self.descriptor.setPlaceholderText("e.g. A05")
+        self.descriptor.setMaxLength(3)
+        self.descriptor.setMaximumWidth(70)
+        self.descriptor.setToolTip(
+            "TDES: the lengths of the BDK ID, sub-key ID and device ID in hex digits, as the "
+            "terminals' host splits the KSN (payShield style); A05 is BDK ID 10, no sub-key "
+            "ID, device ID 5."
+        )
+        _mono(self.descriptor)
+        range_row.addWidget(self.descriptor)
         range_row.addStretch(1)
         layout.addLayout(range_row)
-        for field in ("source", "ksns", "first_ksn", "count"):
+        for field in ("source", "ksns", "first_ksn", "count", "descriptor", "range"):
             self.add_error(field, layout)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
@@ -1891,13 +1906,17 @@ class _KsnPage(_FlowPage):
         example = self.flow.example_ksn()
         self.list.setPlaceholderText(f"{example}\n…")
         self.first.setPlaceholderText(example)
+        tdes = self.flow.needs_descriptor
+        self.descriptor_label.setVisible(tdes)
+        self.descriptor.setVisible(tdes)
         self.show_errors({})
+        self._toggled()
 
     def _toggled(self, *_: Any) -> None:
         self.list.setEnabled(self.as_list.isChecked())
         self.choose_file.setEnabled(self.as_file.isChecked())
-        self.first.setEnabled(self.as_range.isChecked())
-        self.count.setEnabled(self.as_range.isChecked())
+        for widget in (self.first, self.count, self.descriptor):
+            widget.setEnabled(self.as_range.isChecked())
 
     def ask(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
@@ -1933,6 +1952,7 @@ class _KsnPage(_FlowPage):
                 "source": KsnSource.RANGE,
                 "first": self.first.text(),
                 "count": self.count.value(),
+                "descriptor": self.descriptor.text(),
             }
         if self.as_file.isChecked():
             return {"source": KsnSource.FILE, "text": self.file_text}

@@ -614,7 +614,6 @@ class PartnerUpdateDialog(_FormDialog):
         self.notes.setMaximumHeight(70)
         self.notes.setTabChangesFocus(True)
         self.add_row("Notes:", self.notes, "notes")
-        self.errors["form"] = self.general
         self.finish_layout("&Update partner", "updatePartnerButton")
         self.resize(640, 520)
 
