@@ -41,6 +41,9 @@ bench: venv
 	$(PY) bench/bench_keygen.py
 	$(PY) bench/bench_audit_verify.py
 	$(PY) bench/bench_mailers.py
+	$(PY) bench/bench_tr31.py
+	$(PY) bench/bench_dukpt.py
+	$(PY) bench/bench_dukpt_job.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
