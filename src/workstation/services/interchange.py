@@ -1051,6 +1051,18 @@ class InterchangeService:
                     f"The decrypted key is {len(value)} bytes; template {template.name!r} is for "
                     f"{template.algorithm.value} keys ({template.algorithm.key_bytes} bytes)."
                 )
+            warnings = [legacy.WARNING]
+            with _standard_errors("Key strength"):
+                weaker = tr31.key_strength(zmk_value, "T") < tr31.key_strength(
+                    value, tr31_algorithm(template.algorithm)
+                )
+            if weaker:
+                # ANSI X9.24-1 / PCI PIN 18-3: a key is protected by a key at least as strong;
+                # the key came this way already, so the custodians are told, not stopped.
+                warnings.append(
+                    f"Zone master key {zmk.label} is weaker than the key it carried; "
+                    "replace it and send the key again under a key block."
+                )
             return self._record_import(
                 session,
                 value=value,
@@ -1065,7 +1077,7 @@ class InterchangeService:
                 header="",
                 wrapping=zmk.label,
                 wrapping_kcv=zmk.kcv,
-                warnings=[legacy.WARNING],
+                warnings=warnings,
             )
         finally:
             _wipe(zmk_value, value)
