@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_cli import PIN, Cli
+from workstation.services.interchange import certificate_der
+from workstation.standards import tr34
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc, pytest.mark.hsm]
 
@@ -65,6 +67,23 @@ def test_exchanges_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_path:
     cli.ok("partners", "add", PARTNER, "--kind", "bank", "--notes", "lab", pins=[PIN] * 2)
     bad_kind = cli.run("partners", "add", "Other", "--kind", "planet", pins=[PIN] * 2)
     assert bad_kind.returncode == 2
+    krd = tmp_path / "krd.pem"
+    published = cli.json(
+        "exchange",
+        "certificate",
+        "tr34-krd",
+        "--out",
+        str(krd),
+        "--ca-out",
+        str(tmp_path / "kcw-ca.pem"),
+        "--credential-token",
+        str(tmp_path / "krd.p7b"),
+        pins=[PIN] * 2,
+    )
+    assert len(published["files"]) == 3 and krd.read_text().startswith("-----BEGIN CERTIFICATE")
+    assert tr34.read_credential_token((tmp_path / "krd.p7b").read_bytes()) == certificate_der(
+        krd.read_text(), "KRD"
+    )
 
     readers("Cara Mendes", "Carl Novak")
     kek = cli.json("keys", "generate", "--template", "Lab KEK", pins=[PIN] * 2)["generated"][0]

@@ -26,7 +26,7 @@ from workstation.services.interchange import (
     certificate_der,
     certificate_summary,
 )
-from workstation.standards import dukpt
+from workstation.standards import dukpt, tr34
 
 from .console import emit, table
 
@@ -230,6 +230,11 @@ def cmd_partners_update(cli: Cli) -> int:
 
 def cmd_exchange_certificate(cli: Cli) -> int:
     a = cli.args
+    if a.credential_token and a.name != "tr34-krd":
+        raise BadInput("A credential token is made for the tr34-krd certificate only.")
+    for path in (a.out, a.ca_out, a.credential_token):
+        if path and Path(path).expanduser().exists():
+            raise BadInput(f"{path} exists; choose a new file name (nothing is overwritten).")
     with cli.session() as session:
         pem = cli.services.interchange.exchange_certificate(session, a.name)
         identity = cli.services.interchange.exchange_identity(session)
@@ -239,6 +244,10 @@ def cmd_exchange_certificate(cli: Cli) -> int:
         written.append(write_new(a.out, pem.encode()))
     if a.ca_out and identity.ca_certificate:
         written.append(write_new(a.ca_out, identity.ca_certificate.encode()))
+    if a.credential_token:
+        # TR-34-2019 Annex B.7: the KRD's certificate in a degenerate SignedData.
+        token = tr34.credential_token(certificate_der(pem, a.name))
+        written.append(write_new(a.credential_token, token))
     lines += [f"Written: {w}" for w in written]
     if not a.out:
         lines.append(pem.rstrip())
@@ -572,6 +581,11 @@ def register(
     sp.add_argument("name", choices=EXCHANGE_KEY_NAMES)
     sp.add_argument("--out", metavar="FILE", help="write the certificate (PEM) there")
     sp.add_argument("--ca-out", metavar="FILE", help="write the exchange CA certificate there")
+    sp.add_argument(
+        "--credential-token",
+        metavar="FILE",
+        help="tr34-krd: also write the KRD credential token (TR-34 B.7, DER)",
+    )
     cmd(exchange, "identity", cmd_exchange_identity, "the exchange certificates made so far")
 
     tr31 = sub.add_parser("tr31", help="TR-31 / X9.143 key blocks").add_subparsers(

@@ -1649,7 +1649,7 @@ class InterchangeService:
                 f"KSN {line} ({norm}) has a transaction counter; an initial key is derived from "
                 "a KSN whose counter is 0."
             )
-        return norm[:15] + "0" * 5, raw, norm
+        return norm, raw, norm  # the initial KSN identifies the device
 
     def derive_test_keys(self, session: Session, bdk_ref: str, ksn: str) -> DukptTestKeys:
         """The test tool: a transaction's keys for a KSN, shown in clear, only for a BDK
