@@ -758,7 +758,7 @@ class InterchangeService:
         if expected_kcv:
             got = bytes.fromhex(_kcv_text(expected_kcv))
             with _standard_errors("Check value refused"):
-                match = kcv.identify(bytes(value), family=_family(algorithm), kcv=got)
+                match = kcv.identify(value, family=_family(algorithm), kcv=got)
             if match.warning:
                 warnings.append(match.warning)
         with self.ctx.repository.unit_of_work() as uow:
@@ -865,6 +865,76 @@ class InterchangeService:
             uow.commit()
         self.ctx.checkpoint()
 
+    def _wrap(
+        self,
+        key: ManagedKey,
+        kbpk: bytearray,
+        kbpk_algorithm: KeyAlgorithm,
+        *,
+        version: str,
+        exportability: str | None,
+        key_version: str,
+        kcv_block: bool,
+    ) -> str:
+        """``key`` as a TR-31 block under ``kbpk`` (which the caller wipes)."""
+        value = self._clear(key)
+        try:
+            header = self._header_for(
+                key,
+                version=version,
+                exportability=exportability,
+                key_version=key_version,
+                kcv_block=kcv_block,
+                kbpk=kbpk,
+                kbpk_algorithm=kbpk_algorithm,
+            )
+            with _standard_errors("Key block not made"):
+                return tr31.wrap(kbpk, header, value)
+        finally:
+            _wipe(value)
+
+    def _import_block(
+        self,
+        session: Session,
+        kbpk: bytearray,
+        text: str,
+        *,
+        fmt_prefix: str,
+        partner: str,
+        template_ref: str | None,
+        expected_kcv: str | None,
+        label: str | None,
+        wrapping: str,
+        wrapping_kcv: str,
+        extra: dict[str, str] | None = None,
+    ) -> ImportedKey:
+        """Unwrap a TR-31 block under ``kbpk`` (which the caller wipes) and record it."""
+        value: bytearray | None = None
+        try:
+            with _standard_errors("Key block refused"):
+                header, clear = tr31.unwrap(kbpk, text)
+            value = bytearray(clear)
+            del clear
+            return self._record_import(
+                session,
+                value=value,
+                algorithm=algorithm_for(header.algorithm, len(value)),
+                template_ref=template_ref,
+                usage=header.key_usage,
+                mode=header.mode_of_use,
+                label=label,
+                expected_kcv=expected_kcv,
+                fmt=f"{fmt_prefix}TR-31 {header.version_id}",
+                partner_name=partner,
+                header=text[:16],
+                wrapping=wrapping,
+                wrapping_kcv=wrapping_kcv,
+                warnings=[],
+                extra=extra,
+            )
+        finally:
+            _wipe(value)
+
     # --- TR-31 -------------------------------------------------------------------------
 
     def describe_key_block(self, session: Session, key_block: str) -> KeyBlockInfo:
@@ -925,22 +995,18 @@ class InterchangeService:
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         chosen = version or ("D" if kek.algorithm.family is KeyFamily.AES else "B")
         kbpk = self._clear(kek)
-        value: bytearray | None = None
         try:
-            value = self._clear(key)
-            header = self._header_for(
+            block = self._wrap(
                 key,
+                kbpk,
+                kek.algorithm,
                 version=chosen,
                 exportability=exportability,
                 key_version=key_version,
                 kcv_block=include_check_values,
-                kbpk=kbpk,
-                kbpk_algorithm=kek.algorithm,
             )
-            with _standard_errors("Key block not made"):
-                block = tr31.wrap(bytes(kbpk), header, bytes(value))
         finally:
-            _wipe(kbpk, value)
+            _wipe(kbpk)
         fmt = f"TR-31 {chosen}"
         self._audit_export(
             session,
@@ -985,32 +1051,21 @@ class InterchangeService:
             kek, _ = self._key(uow, kek_ref)
             self._usable_kek(kek, KEK_USAGES, "key encryption key")
         kbpk = self._clear(kek)
-        value: bytearray | None = None
         try:
-            with _standard_errors("Key block refused"):
-                header, clear = tr31.unwrap(bytes(kbpk), text)
-            value = bytearray(clear)
-            del clear
-            algorithm = algorithm_for(header.algorithm, len(value))
-            warnings: list[str] = []
-            return self._record_import(
+            return self._import_block(
                 session,
-                value=value,
-                algorithm=algorithm,
+                kbpk,
+                text,
+                fmt_prefix="",
+                partner=partner,
                 template_ref=template_ref,
-                usage=header.key_usage,
-                mode=header.mode_of_use,
-                label=label,
                 expected_kcv=expected_kcv,
-                fmt=f"TR-31 {header.version_id}",
-                partner_name=partner,
-                header=text[:16],
+                label=label,
                 wrapping=kek.label,
                 wrapping_kcv=kek.kcv,
-                warnings=warnings,
             )
         finally:
-            _wipe(kbpk, value)
+            _wipe(kbpk)
 
     # --- legacy import -----------------------------------------------------------------
 
@@ -1045,7 +1100,7 @@ class InterchangeService:
         value: bytearray | None = None
         try:
             with _standard_errors("Encrypted key refused"):
-                value = bytearray(legacy.decrypt_under_zmk(bytes(zmk_value), data))
+                value = bytearray(legacy.decrypt_under_zmk(zmk_value, data))
             if len(value) != template.algorithm.key_bytes:
                 raise BadInput(
                     f"The decrypted key is {len(value)} bytes; template {template.name!r} is for "
@@ -1253,7 +1308,7 @@ class InterchangeService:
                 ).dump(len(value))[:16]
             with _standard_errors("TR-34 key token not made"):
                 token = tr34.build_key_token(
-                    key=bytes(value),
+                    key=value,
                     header=header_text,
                     kdh_certificate=kdh_cert,
                     kdh_sign=lambda m: self.ctx.hsm.exchange_sign(TR34_KDH, m),
@@ -1364,23 +1419,19 @@ class InterchangeService:
                 shared_info=shared_info,
                 kek_algorithm=kek_algorithm,
             )
-        value: bytearray | None = None
         kek_alg = KeyAlgorithm.parse(kek_algorithm)
         try:
-            value = self._clear(key)
-            header = self._header_for(
+            block = self._wrap(
                 key,
+                kek,
+                kek_alg,
                 version="D" if kek_alg.family is KeyFamily.AES else "B",
                 exportability=exportability,
                 key_version="00",
                 kcv_block=True,
-                kbpk=kek,
-                kbpk_algorithm=kek_alg,
             )
-            with _standard_errors("Key block not made"):
-                block = tr31.wrap(bytes(kek), header, bytes(value))
         finally:
-            _wipe(kek, value)
+            _wipe(kek)
         fmt = f"ECDH {curve} {kdf} {hash_name} + TR-31 {block[0]}"
         self._audit_export(
             session,
@@ -1434,32 +1485,22 @@ class InterchangeService:
                 shared_info=shared_info,
                 kek_algorithm=kek_algorithm,
             )
-        value: bytearray | None = None
         try:
-            with _standard_errors("Key block refused"):
-                header, clear = tr31.unwrap(bytes(kek), text)
-            value = bytearray(clear)
-            del clear
-            algorithm = algorithm_for(header.algorithm, len(value))
-            return self._record_import(
+            return self._import_block(
                 session,
-                value=value,
-                algorithm=algorithm,
+                kek,
+                text,
+                fmt_prefix=f"ECDH {curve} {kdf} {hash_name} + ",
+                partner=partner,
                 template_ref=template_ref,
-                usage=header.key_usage,
-                mode=header.mode_of_use,
-                label=label,
                 expected_kcv=expected_kcv,
-                fmt=f"ECDH {curve} {kdf} {hash_name} + TR-31 {header.version_id}",
-                partner_name=partner,
-                header=text[:16],
+                label=label,
                 wrapping="ECDH-derived KEK",
                 wrapping_kcv=kek_kcv,
-                warnings=[],
                 extra={"shared_info": shared_info.hex().upper()},
             )
         finally:
-            _wipe(kek, value)
+            _wipe(kek)
 
     # --- DUKPT -------------------------------------------------------------------------
 
@@ -1532,10 +1573,10 @@ class InterchangeService:
                     changes = session.changes
                 with _standard_errors(f"KSN {ksn_text}"):
                     if scheme == "AES":
-                        ik = bytearray(dukpt.aes_initial_key(bytes(bdk_value), ksn_bytes[:8]))
+                        ik = bytearray(dukpt.aes_initial_key(bdk_value, ksn_bytes[:8]))
                         block_id, block_value = "IK", ksn_bytes[:8].hex().upper()
                     else:
-                        ik = bytearray(dukpt.tdes_ipek(bytes(bdk_value), ksn_bytes))
+                        ik = bytearray(dukpt.tdes_ipek(bdk_value, ksn_bytes))
                         block_id, block_value = "KS", ksn_bytes.hex().upper()
                 try:
                     ik_alg = algorithm_for("A" if scheme == "AES" else "T", len(ik))
@@ -1550,7 +1591,7 @@ class InterchangeService:
                             exportability="N",
                             blocks=[(block_id, block_value)],
                         )
-                        block = tr31.wrap(bytes(kbpk), header, bytes(ik))
+                        block = tr31.wrap(kbpk, header, ik)
                 finally:
                     _wipe(ik)
                 lines.append(InitialKeyLine(ksn_text, ident, block, check))
@@ -1674,7 +1715,7 @@ class InterchangeService:
         try:
             with _standard_errors(f"KSN {norm}"):
                 if scheme == "AES":
-                    initial = dukpt.aes_initial_key(bytes(bdk_value), raw[:8])
+                    initial = dukpt.aes_initial_key(bdk_value, raw[:8])
                     txn = dukpt.aes_derivation_key(initial, raw)
                     key_type = dukpt.KeyType[bdk.algorithm.value.replace("-", "")]
                     working = {
@@ -1692,7 +1733,7 @@ class InterchangeService:
                         )
                     }
                 else:
-                    initial = dukpt.tdes_ipek(bytes(bdk_value), raw)
+                    initial = dukpt.tdes_ipek(bdk_value, raw)
                     txn = dukpt.tdes_transaction_key(initial, raw)
                     keys = dukpt.tdes_working_keys(txn)
                     working = {
