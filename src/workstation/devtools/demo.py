@@ -32,6 +32,7 @@ from workstation.services.app import WorkstationServices
 from workstation.services.initialise import OfficerCard
 
 ENROL_READER = 5  # the reader new people's cards go into during enrolment
+DEMO_PARTNER = "Demo Acquirer Bank"
 
 
 def card_dir(home: Path) -> Path:
@@ -86,6 +87,19 @@ def provision(home: Path, services: WorkstationServices, cards: DaemonClient) ->
                     cards.remove(ENROL_READER)
             custodians = [p.name for p in CAST if Role.KEY_CUSTODIAN in p.roles]
             services.people.change_group(session, CUSTODIAN_GROUP, add=custodians)
+            # A partner to exchange keys with (partners: a security officer + a supervisor).
+            supervisor = next(p for p in CAST if Role.SUPERVISOR in p.roles)
+            reader = cards.insert(card_file(home, supervisor), ENROL_READER)
+            try:
+                services.logon.log_on(session, reader, _pin())
+                services.interchange.add_partner(
+                    session,
+                    DEMO_PARTNER,
+                    "bank",
+                    notes="Demo partner: exchanges TR-31 key blocks under a shared ZMK.",
+                )
+            finally:
+                cards.remove(ENROL_READER)
         finally:
             session.close()
     finally:
@@ -165,6 +179,18 @@ Activation needs a custodian and a supervisor; the auditor verifies the log:
   {remove(1)}
   {insert("alex", 0)}
   {cli} audit verify
+
+Send a key to the demo partner ({DEMO_PARTNER!r}) as a TR-31 key block: a zone master
+key (2 of group custodians A), activated (a custodian and a supervisor), then the export
+(2 custodians and a supervisor):
+
+  {remove(0)}
+  {insert("cara", 0)}
+  {insert("carl", 1)}
+  {insert("sam", 2)}
+  {cli} keys generate --template "Zone master key (KEK)"
+  {cli} keys activate <ZMK LABEL>
+  {cli} tr31 export <PEK LABEL> --kek <ZMK LABEL> --partner "{DEMO_PARTNER}"
 
 Stop the demo's card daemon and pcscd with: make demo-stop
 """
