@@ -171,6 +171,8 @@ def shoot(home: Path, out: Path) -> int:
         save(wizard, out / "07-generate-wizard.png")
         wizard.close()
 
+        shoot_exchanges(app, state, window, cards.insert, card, out)
+
         assert state.session is not None
         state.session.lock("idle for more than 300 seconds")
         state._check_lock()
@@ -184,6 +186,146 @@ def shoot(home: Path, out: Path) -> int:
             with contextlib.suppress(Exception):  # an empty reader is fine here
                 cards.remove(i)
     return 0
+
+
+def partner_ca() -> tuple[bytes, bytes]:
+    """A partner's CA certificate and its TR-34 KRD certificate (PEM), made in software."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acquirer Bank 042"),
+                x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            ]
+        )
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(UTC)
+
+    def issue(cn: str, public: object, ca: bool) -> bytes:
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(name("Acquirer Bank 042 Root CA"))
+            .public_key(public)  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=not ca,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=ca,
+                    crl_sign=ca,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    krd_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    return (
+        issue("Acquirer Bank 042 Root CA", ca_key.public_key(), True),
+        issue("Acquirer Bank 042 KRD", krd_key.public_key(), False),
+    )
+
+
+def shoot_exchanges(
+    app: QApplication,
+    state: object,
+    window: object,
+    insert: Callable[[Path, int], str],
+    card: Callable[[str], Path],
+    out: Path,
+) -> None:
+    """The Exchanges tab with a partner, a TR-31 export's result and an import's header."""
+    from workstation.domain.policy import Action
+    from workstation.gui.exchange_wizards import ExportTr31Wizard, ImportTr31Wizard
+    from workstation.gui.state import AppState
+
+    assert isinstance(state, AppState)
+    services = state.services
+    done: list[object] = []
+    for count, (slug, reader) in enumerate((("olivia", 2), ("sam", 3)), 1):
+        # Partners need a security officer and a supervisor; exports a supervisor too.
+        name = insert(card(slug), reader)
+        state.log_on(name, bytearray(DEMO_PIN), on_done=done.append)
+        wait_until(app, lambda n=count: len(done) >= n, f"{slug}'s logon")
+
+    ca, krd = partner_ca()
+    made: list[object] = []
+
+    def prepare(_: object) -> object:
+        session = state.ensure_session()
+        interchange = services.interchange
+        interchange.add_partner(
+            session,
+            "Acquirer Bank 042",
+            "bank",
+            ca_certificates=[ca],
+            krd_certificate=krd,
+            notes="EU acquirer; working keys by TR-31 version D under the AES ZMK.",
+        )
+        interchange.add_partner(session, "Card Brand Test Host", "brand")
+        for name in ("tr34-krd", "tr34-kdh", "ecdh-p256"):
+            interchange.exchange_certificate(session, name)
+        zmk = services.keys.generate(session, "Zone master key (KEK)").keys[0]
+        return services.keys.change_state(session, zmk.label, Action.ACTIVATE_KEY)
+
+    state.run(prepare, on_done=made.append, on_error=made.append)
+    wait_until(app, lambda: bool(made), "the partners and the KEK", timeout=60)
+    zmk = made[0]
+    if isinstance(zmk, BaseException):
+        raise zmk
+    window.tabs.setCurrentWidget(window.exchanges)  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    window.exchanges.select_partner("Acquirer Bank 042")  # type: ignore[attr-defined]
+    settle(app, 0.5)
+    save(window, out / "exchanges.png")  # type: ignore[arg-type]
+
+    export = ExportTr31Wizard(state, window)  # type: ignore[arg-type]
+    export.show()
+    wait_until(app, lambda: export.data is not None, "the export wizard's lists")
+    page = export.choose_page
+    page.partner.choose("Acquirer Bank 042")
+    pin_keys = [k for k in export.flow.exportable_keys() if k.key_usage == "P0"]
+    page.key.choose(pin_keys[0].label)
+    page.kek.choose(zmk.label)  # type: ignore[attr-defined]
+    export.next()
+    wait_until(
+        app, lambda: "quorum is met" in export.review_page.quorum.status.text(), "the quorum"
+    )
+    export.next()
+    wait_until(app, lambda: export.currentId() == export.RESULT_PAGE, "the key block", 30)
+    settle(app, 1.0)
+    save(export, out / "exchanges-tr31-export.png")
+    block = export.result_page.block.toPlainText()
+    export.close()
+    settle(app)
+
+    receive = ImportTr31Wizard(state, window)  # type: ignore[arg-type]
+    receive.show()
+    wait_until(app, lambda: receive.data is not None, "the import wizard's lists")
+    receive.block_page.edit.setPlainText(block)
+    receive.next()
+    wait_until(app, lambda: receive.currentId() == receive.HEADER_PAGE, "the header", 30)
+    settle(app, 1.0)
+    save(receive, out / "exchanges-import-header.png")
+    receive.close()
+    settle(app)
 
 
 if __name__ == "__main__":

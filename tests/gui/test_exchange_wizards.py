@@ -208,6 +208,7 @@ def export_pek(qtbot: Any, app_state: Any, keys: Keys) -> Any:
     wizard = open_export_tr31(app_state, None)
     qtbot.addWidget(wizard)
     loaded(qtbot, wizard)
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()  # once the lists are read
     page = wizard.choose_page
     wizard.next()
     assert error_text(wizard, "partner") == "Choose the partner the key goes to or comes from."
@@ -282,7 +283,9 @@ def test_tr31_export_saved_then_imported_under_the_same_kek(
     qtbot.waitUntil(lambda: wizard.currentId() == wizard.HEADER_PAGE, timeout=WAIT)
     assert label_text(wizard, "headerKeyUsage").startswith("P0 — ")
     assert label_text(wizard, "headerVersion") == "D — AES key derivation binding"
-    assert label_text(wizard, "headerOptionalBlockKc") == "01" + keys.pek.kcv
+    assert label_text(wizard, "headerOptionalBlockKc") == (
+        f"01{keys.pek.kcv} — key check value of the wrapped key (CMAC: {keys.pek.kcv})"
+    )
     assert wizard.header_page.template.value() == "PIN encryption key"
     wizard.next()
     kek_page = wizard.kek_page
@@ -503,7 +506,7 @@ def test_the_test_tool_refuses_a_production_bdk_and_shows_test_keys(
         clear(gui_world, keys.test_bdk), bytes.fromhex("1234567890123456")
     )
     assert rows["Initial key"] == initial.hex().upper()
-    assert "Pin encryption" in rows
+    assert "PIN encryption" in rows and "MAC generation" in rows
     assert is_mono(result.table) and not result.save_button.isVisibleTo(wizard)
     wizard.reject()
     assert wizard.flow.result is None and result.model.rowCount() == 0

@@ -265,7 +265,9 @@ def test_publish_an_exchange_certificate_made_on_first_use(
         if page.certificate_model.index(r, 0).data() == "ecdh-p384"
     )
     summary = page.certificate_model.index(row, CertificateTableModel.CERTIFICATE).data()
-    assert summary.startswith("CN=KCW ecdh-p384") and f"{cert.serial_number:X}" in summary
+    expires = f"{cert.not_valid_after_utc:%Y-%m-%d}"
+    assert summary.startswith("KCW ecdh-p384 ")
+    assert summary.endswith(f", serial {cert.serial_number:X}, valid to {expires}")
 
     # Published again: the same certificate; an existing file is never overwritten.
     again = page.publish()

@@ -357,7 +357,9 @@ def test_import_tr31_reads_the_block_then_maps_the_header() -> None:
     assert flow.template == "PIN encryption key"  # the only one that fits
     rows = dict(flow.header_rows())
     assert rows["Key usage"] == "P0 — PIN encryption"
-    assert rows["Optional block KC"] == "01CCCCCC"
+    assert rows["Optional block KC"] == (
+        "01CCCCCC — key check value of the wrapped key (CMAC: CCCCCC)"
+    )
     flow.choose_template(None)
     flow.advance()
     assert flow.step is Tr31ImportStep.KEK
@@ -907,7 +909,7 @@ def test_dukpt_test_tool_lists_test_keys_first_and_leaves_refusal_to_the_service
     assert seen == [("BDK-TEST-1", "123456789012345600000001")]
     assert flow.step is DukptTestStep.RESULT
     assert flow.banner().startswith("TEST KEY — BDK-TEST-1: for checking terminals")
-    assert flow.key_rows()[-1] == ("Pin encryption", "33" * 16)
+    assert flow.key_rows()[-1] == ("PIN encryption", "33" * 16)
     flow.forget()
     assert flow.key_rows() == []
 

@@ -66,7 +66,7 @@ from workstation.services.interchange import (
     KeyBlockInfo,
 )
 from workstation.services.logon import Requirement
-from workstation.standards import ecdh, legacy, tr34
+from workstation.standards import ecdh, legacy, tr31, tr34
 
 __all__ = [
     "CURVES",
@@ -151,8 +151,8 @@ KDFS: Mapping[str, str] = {
 HASHES: tuple[str, ...] = tuple(ecdh.HASHES)
 KEK_ALGORITHMS: tuple[str, ...] = tuple(ecdh.KEY_ALGORITHMS)
 EXCHANGE_KEYS: Mapping[str, str] = {
-    TR34_KRD: "TR-34 key receiving device: partners send keys to it",
-    TR34_KDH: "TR-34 key distribution host: signs the keys sent to partners",
+    TR34_KRD: "TR-34 receiving: partners send keys to it",
+    TR34_KDH: "TR-34 sending: signs the keys sent",
     **{name: f"ECDH key agreement on {curve}" for curve, name in ECDH_KEYS.items()},
 }
 
@@ -336,6 +336,23 @@ def normalise_block(text: str) -> str:
     'D0112P0AE00E0000B826791'
     """
     return "".join(line.strip() for line in text.splitlines())
+
+
+def _optional_block(block_id: str, value: str) -> str:
+    """An optional block's value and what it is (ANSI X9.143:2021 Table 7).
+
+    >>> _optional_block("KC", "016BFFC3D2F4")
+    '016BFFC3D2F4 — key check value of the wrapped key (CMAC: 6BFFC3D2F4)'
+    """
+    meaning = tr31.OPTIONAL_BLOCKS.get(block_id)
+    if meaning is None:
+        return value
+    text = f"{value} — {meaning[0].lower()}{meaning[1:]}"
+    if block_id in ("KC", "KP", "PK") and len(value) > 2 and value[:2] in ("00", "01"):
+        # X9.143 6.3.6.7: the first two digits say how the check value was computed.
+        method = "legacy, TDES-ECB of zeros" if value[:2] == "00" else "CMAC"
+        text += f" ({method}: {value[2:]})"
+    return text
 
 
 def _validate_block_text(text: str) -> FieldErrors:
@@ -1010,7 +1027,7 @@ class ImportTr31Flow(_ExchangeFlow):
             ("Exportability", _coded(i.exportability, EXPORTABILITY)),
         ]
         for block_id, value in i.optional_blocks:
-            rows.append((f"Optional block {block_id}", value))
+            rows.append((f"Optional block {block_id}", _optional_block(block_id, value)))
         return rows
 
     @property
@@ -2865,7 +2882,7 @@ class DukptTestFlow(_ExchangeFlow):
             ("Initial key", r.initial_key),
             ("Transaction key", r.transaction_key),
         ]
-        rows += [(name.capitalize(), value) for name, value in r.working_keys.items()]
+        rows += [(_key_name(name), value) for name, value in r.working_keys.items()]
         return rows
 
     def result_summary(self) -> str:
@@ -2883,6 +2900,17 @@ class DukptTestFlow(_ExchangeFlow):
         if step is DukptTestStep.CHOOSE:
             return self.validate_choice(self.bdk.label if self.bdk else None, self.ksn)
         return {}
+
+
+def _key_name(name: str) -> str:
+    """A working key's name as the service gives it, written as people write it.
+
+    >>> _key_name("pin encryption"), _key_name("mac request")
+    ('PIN encryption', 'MAC request')
+    """
+    words = [{"pin": "PIN", "mac": "MAC"}.get(w, w) for w in name.split()]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 # --- the Exchanges page's forms --------------------------------------------------------------

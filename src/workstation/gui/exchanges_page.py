@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from PySide6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
@@ -52,6 +54,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QToolBar,
@@ -161,12 +164,25 @@ class CertificateRow:
 
     @property
     def summary(self) -> str:
+        """Who it names, its serial and when it ends (the whole of it in the tooltip)."""
         if self.pem is None:
             return "not made yet"
         try:
-            return certificate_summary(certificate_der(self.pem, self.name))
+            cert = x509.load_der_x509_certificate(certificate_der(self.pem, self.name))
         except (BadInput, ValueError):
             return "(unreadable certificate)"
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        subject = str(names[0].value) if names else cert.subject.rfc4514_string()
+        return (
+            f"{subject}, serial {cert.serial_number:X}, valid to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d}"
+        )
+
+    @property
+    def detail(self) -> str:
+        if self.pem is None:
+            return "Not made yet: Publish certificate… makes it in the HSM."
+        return _summary_of(self.pem, self.name)
 
 
 @dataclass(frozen=True)
@@ -186,9 +202,7 @@ class ExchangeRegister:
     def certificate_rows(self) -> list[CertificateRow]:
         rows = [
             CertificateRow(
-                EXCHANGE_CA,
-                "issues this workstation's exchange certificates",
-                self.identity.ca_certificate,
+                EXCHANGE_CA, "issues the certificates below", self.identity.ca_certificate
             )
         ]
         rows += [
@@ -311,6 +325,14 @@ class CertificateTableModel(_Model):
     KEY, USE, CERTIFICATE = range(3)
     HEADERS = ("Exchange key", "Used for", "Certificate")
 
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
+            if index.column() == self.CERTIFICATE and 0 <= index.row() < len(self._rows):
+                return self._rows[index.row()].detail
+        return super().data(index, role)
+
     def _display(self, record: Any, column: int) -> str:
         c: CertificateRow = record
         if column == self.KEY:
@@ -378,7 +400,9 @@ class _FileList(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.list = QListWidget(self)
         self.list.setObjectName(f"{name}List")
-        self.list.setMaximumHeight(72)
+        self.list.setFixedHeight(64)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.list, 1)
         buttons = QVBoxLayout()
         self.add_button = QPushButton("Add…", self)
@@ -490,6 +514,7 @@ class _FormDialog(QDialog):
 
     def finish_layout(self, ok_text: str, ok_name: str) -> None:
         self.layout_.addWidget(self.general)
+        self.layout_.addStretch(1)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -545,7 +570,7 @@ class PartnerDialog(_FormDialog):
         self.notes.setTabChangesFocus(True)
         self.add_row("Notes:", self.notes, "notes")
         self.finish_layout("&Add partner", "addPartnerButton")
-        self.resize(640, 560)
+        self.resize(640, self.sizeHint().height())
 
     def form_values(self) -> PartnerForm:
         return PartnerForm(
@@ -615,7 +640,7 @@ class PartnerUpdateDialog(_FormDialog):
         self.notes.setTabChangesFocus(True)
         self.add_row("Notes:", self.notes, "notes")
         self.finish_layout("&Update partner", "updatePartnerButton")
-        self.resize(640, 520)
+        self.resize(640, self.sizeHint().height())
 
     def form_values(self) -> PartnerUpdateForm:
         return PartnerUpdateForm(
@@ -697,7 +722,7 @@ class PublishDialog(_FormDialog):
         self.finish_layout("&Publish", "publishButton")
         self.key.currentIndexChanged.connect(self._chosen)
         self._chosen()
-        self.resize(640, 380)
+        self.resize(640, self.sizeHint().height())
 
     def _chosen(self, *_: Any) -> None:
         name = str(self.key.currentData())
@@ -779,7 +804,7 @@ class ExchangesPage(QWidget):
         self.hint = QLabel(self)
         self.hint.setObjectName("exchangesHint")
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setStyleSheet("color: #555;")
         self.status = QLabel(self)
         self.status.setObjectName("exchangesStatus")
         self.status.setWordWrap(True)
@@ -855,7 +880,7 @@ class ExchangesPage(QWidget):
             self.certificate_table,
             {
                 CertificateTableModel.KEY: "exchange-ca",
-                CertificateTableModel.USE: "TR-34 key distribution host: signs the keys sent",
+                CertificateTableModel.USE: max(EXCHANGE_KEYS.values(), key=len),
             },
         )
         self.publish_button = QPushButton("Pu&blish certificate…", box)
@@ -864,8 +889,15 @@ class ExchangesPage(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.publish_button)
         buttons.addStretch(1)
+        # Six rows, always: the table is as tall as them, the partners take the rest.
+        rows = 1 + len(EXCHANGE_KEYS)
+        height = self.certificate_table.verticalHeader().defaultSectionSize() * rows
+        self.certificate_table.setFixedHeight(
+            height + self.certificate_table.horizontalHeader().sizeHint().height() + 4
+        )
+        self.certificate_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(box)
-        layout.addWidget(self.certificate_table, 1)
+        layout.addWidget(self.certificate_table)
         layout.addLayout(buttons)
         return box
 
@@ -937,8 +969,8 @@ class ExchangesPage(QWidget):
         return (
             f"Adding or changing a partner, and making an exchange certificate, needs "
             f"{r.needs(Action.MANAGE_PARTNERS)}. Exporting a key needs "
-            f"{r.needs(Action.EXPORT_KEY)} and importing one {r.needs(Action.IMPORT_KEY)}, "
-            "unless the key's template sets its own quorum; the DUKPT test tool needs "
+            f"{r.needs(Action.EXPORT_KEY)}; importing one needs {r.needs(Action.IMPORT_KEY)} "
+            "(unless the key's template sets its own quorum); the DUKPT test tool needs "
             f"{r.needs(Action.DERIVE_TEST_KEYS)}. Missing people are asked for their cards "
             "when you go ahead."
         )
