@@ -186,9 +186,10 @@ def test_add_a_partner_through_the_dialog(
     open_files(monkeypatch, ca)
     dialog.cas.add_button.click()
     dialog.notes.setPlainText("Acquirer in the EU; keys by TR-31 version D.")
-    with qtbot.waitSignals([dialog.finished, page.refreshed], timeout=WAIT):
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT):
         dialog.buttons.accepted.emit()
     assert page.status.text() == f"Partner {PARTNER} added."
+    qtbot.waitUntil(lambda: page.partner_model.row_of(PARTNER) is not None, timeout=WAIT)
     row = page.partner_model.row_of(PARTNER)
     assert row is not None
     assert [page.partner_model.index(row, c).data() for c in range(5)] == [
@@ -233,9 +234,15 @@ def test_update_a_partner_with_its_krd_certificate(
     krd = tmp_path / "krd.pem"
     krd.write_bytes(pki.pem(pki.krd))
     dialog.krd.edit.setText(str(krd))
-    with qtbot.waitSignals([dialog.finished, page.refreshed], timeout=WAIT):
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT):
         dialog.buttons.accepted.emit()
     assert page.status.text().startswith(f"Partner {PARTNER} updated (record version ")
+
+    def has_krd() -> bool:
+        row = page.partner_model.row_of(PARTNER)
+        return row is not None and page.partner_model.record(row).krd_certificate is not None
+
+    qtbot.waitUntil(has_krd, timeout=WAIT)
     row = page.partner_model.row_of(PARTNER)
     assert page.partner_model.index(row, PartnerTableModel.KRD).data() == "yes"
     assert "KRD certificate: CN=Partner KRD,O=Acquirer Bank 042" in page.partner_detail.text()
@@ -253,9 +260,15 @@ def test_publish_an_exchange_certificate_made_on_first_use(
     target, ca = tmp_path / "ecdh-p384.pem", tmp_path / "exchange-ca.pem"
     dialog.certificate.edit.setText(str(target))
     dialog.ca.edit.setText(str(ca))
-    with qtbot.waitSignals([dialog.finished, page.refreshed], timeout=WAIT):
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT):
         dialog.buttons.accepted.emit()
     assert page.status.text() == f"The ecdh-p384 certificate was saved: {target} and {ca}."
+
+    def shown() -> bool:
+        rows = page.certificate_model.records
+        return any(r.name == "ecdh-p384" and r.pem is not None for r in rows)
+
+    qtbot.waitUntil(shown, timeout=WAIT)
     cert = x509.load_pem_x509_certificate(target.read_bytes())
     issuer = x509.load_pem_x509_certificate(ca.read_bytes())
     assert cert.issuer == issuer.subject and "ecdh-p384" in cert.subject.rfc4514_string()
