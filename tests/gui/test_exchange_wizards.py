@@ -613,3 +613,54 @@ def test_tr34_two_pass_import_answers_the_random_number_token_made_here(
     qtbot.waitUntil(lambda: wizard.currentId() == wizard.RESULT_PAGE, timeout=WAIT)
     assert label_text(wizard, "resultKeyCheckValue") == kcv
     assert label_text(wizard, "resultFormat") == "TR-34 2019 two-pass"
+
+
+def test_tr34_export_opens_at_the_partners_krd(
+    qtbot: Any,
+    app_state: Any,
+    gui_world: GuiWorld,
+    keys: Keys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workstation.gui.exchange_wizards import open_tr34
+
+    log_on(qtbot, app_state, gui_world, *TEAM)
+    wizard = open_tr34(app_state, None)
+    qtbot.addWidget(wizard)
+    loaded(qtbot, wizard)
+    wizard.direction_page.send.setChecked(True)
+    wizard.next()
+    page = wizard.send_page
+    assert wizard.currentId() == wizard.SEND_PAGE
+    assert page.key.choose(keys.zmk.label)
+    assert page.partner.choose(PARTNER)
+    assert page.edition.choose("2012")
+    wizard.next()
+    assert label_text(wizard, "reviewEdition") == "TR-34 2012"
+    assert label_text(wizard, "reviewMode") == "one-pass"
+    assert wizard.button(QWizard.WizardButton.CommitButton).text() == "&Send"
+    quorum_met(qtbot, wizard.review_page)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentId() == wizard.RESULT_PAGE, timeout=WAIT)
+    result = wizard.result_page
+    assert not result.block.isVisibleTo(wizard)  # a token is binary: saved, not shown
+    target = tmp_path / "zmk-for-042.der"
+    save_to(monkeypatch, target)
+    result.save_button.click()
+    qtbot.waitUntil(lambda: result.saved.text().startswith("Saved: "), timeout=WAIT)
+
+    # The partner opens the saved token with its KRD key; it trusts our exchange CA.
+    identity = on_device(qtbot, app_state, app_state.services.interchange.exchange_identity)
+    ca = x509.load_pem_x509_certificate(identity.ca_certificate.encode())
+    kdh = x509.load_pem_x509_certificate(identity.certificates["tr34-kdh"].encode())
+    pki = keys.pki
+    received = tr34.open_key_token(
+        target.read_bytes(),
+        krd_decrypt=tr34.decryptor_for(pki.krd_key),
+        krd_certificate=pki.der(pki.krd),
+        ca_certificates=[pki.der(ca)],
+        kdh_certificate=pki.der(kdh),  # a 2012 token does not carry it: sent beforehand
+    )
+    assert received.key == clear(gui_world, keys.zmk) and received.edition == "2012"
+    assert received.header[5:7] == "K0"

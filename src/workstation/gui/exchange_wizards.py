@@ -1190,27 +1190,43 @@ class _Tr34ReceivePage(_LoadingPage):
         self.nonce.setVisible(bool(text))
 
     def make(self) -> None:
-        """A random number token for the partner: made by the service, saved to a file."""
+        """A random number token for the partner: the file is chosen first, then the
+        service makes the token (and remembers its nonce) and it is written there, in one
+        job; a token is never made that could not be saved."""
         partner = self.receive.partner.value()
         if not partner:
             self.errors["partner"].show_error("Choose the partner first: the token is for them.")
             return
+        chosen, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the random number token",
+            str(Path(self.w.folder()) / self.flow.nonce_file_name(partner)),
+            "All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not chosen:
+            return
+        path = Path(chosen)
+        self.w.remember_folder(path)
+        if path.exists():
+            self.errors["nonce"].show_error(
+                f"{path} exists; choose a new file name (nothing is overwritten)."
+            )
+            return
         services = self.w.state.services
 
-        def work(_: JobControl) -> bytes:
-            return services.interchange.tr34_nonce(self.w.state.ensure_session(), partner)
+        def work(_: JobControl) -> LoadedFile:
+            token = services.interchange.tr34_nonce(self.w.state.ensure_session(), partner)
+            return LoadedFile(str(write_new(str(path), token)), token)
 
-        def made(token: bytes) -> None:
-            def saved(path: Path) -> None:
-                self.flow.set_nonce_token(LoadedFile(str(path), token))
-                self.nonce.setText(
-                    f"Random number token saved to {path}: send it to {partner}; their "
-                    "token must answer it."
-                )
-                self.nonce.setStyleSheet(GOOD_STYLE)
-                self.errors["nonce"].show_error(None)
-
-            self.w.save(token, self.flow.nonce_file_name(partner), "random number token", saved)
+        def made(saved: LoadedFile) -> None:
+            self.flow.set_nonce_token(saved)
+            self.nonce.setText(
+                f"Random number token saved to {saved.name}: send it to {partner}; their "
+                "token must answer it."
+            )
+            self.nonce.setStyleSheet(GOOD_STYLE)
+            self.errors["nonce"].show_error(None)
 
         self.w.call(work, made, title="make a random number token")
 
