@@ -425,8 +425,10 @@ def ksn_lines(text: str) -> list[str]:
 
 
 def _initial_key_id(scheme: str, ksn: str) -> str:
+    """What names a device, as the service counts them: AES, the 16-digit initial key ID;
+    TDES, the whole initial KSN (its counter is zero)."""
     norm = "".join(ksn.split()).upper()
-    return norm[:16] if scheme == "AES" else norm[:15] + "00000"
+    return norm[:16] if scheme == "AES" else norm
 
 
 def _safe_name(text: str) -> str:
