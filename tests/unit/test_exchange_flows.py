@@ -458,7 +458,7 @@ def _cert(
     )
 
 
-def token(*, nonce: bytes | None = None) -> bytes:
+def token(*, nonce: bytes | None = None, edition: str = "2019") -> bytes:
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca = _cert("CA", ca_key.public_key(), ca_key, None, ca=True, usage="ca")
     kdh_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -473,6 +473,7 @@ def token(*, nonce: bytes | None = None) -> bytes:
         kdh_sign=tr34.signer_for(kdh_key),
         krd_certificate=krd.public_bytes(der),
         nonce=nonce,
+        edition=edition,  # type: ignore[arg-type]
     )
 
 
@@ -535,8 +536,32 @@ def test_tr34_import_reads_the_token_and_asks_for_our_random_number_token() -> N
         "expected_kcv": "0A1B2C",
         "label": None,
         "nonce_token": rkrd.data,
+        "kdh_certificate": None,
     }
     assert flow.step is Tr34Step.RESULT and dict(flow.result_rows())["Label"] == "ZMK-042"
+
+
+def test_tr34_import_of_a_token_without_the_kdh_certificate_asks_for_it() -> None:
+    flow = Tr34Flow(data())
+    flow.choose_direction(Direction.IMPORT)
+    flow.advance()
+    assert flow.set_token(LoadedFile("/tmp/old.der", token(edition="2012"))) == {}
+    assert flow.token_lacks_kdh
+    assert dict(flow.token_rows())["KDH certificate"] == "not in the token: load it below"
+    errors = flow.validate_receive(partner=PARTNER, template=None, kcv="0A1B2C", label="")
+    assert errors == {
+        "kdh_certificate": "This token does not carry the partner's KDH certificate: load "
+        "it (the partner sends it with its CA certificate)."
+    }
+    assert flow.set_kdh_certificate(LoadedFile("/tmp/kdh.txt", b"hello")) == {
+        "kdh_certificate": "kdh.txt is not an X.509 certificate (PEM or DER)."
+    }
+    kdh = LoadedFile("/tmp/kdh.pem", ecdh_certificate())
+    assert flow.set_kdh_certificate(kdh) == {}
+    flow.set_receive(partner=PARTNER, template=None, kcv="0A1B2C", label="")
+    seen: list[Any] = []
+    flow.run_import(lambda data, **kw: seen.append(kw) or imported())
+    assert seen[0]["kdh_certificate"] == kdh.data and seen[0]["nonce_token"] is None
 
 
 def test_tr34_export_needs_a_partner_with_a_krd_certificate() -> None:

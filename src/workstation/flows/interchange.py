@@ -1194,6 +1194,7 @@ class ImportTr34(Protocol):
         expected_kcv: str | None,
         label: str | None,
         nonce_token: bytes | None,
+        kdh_certificate: bytes | None,
     ) -> ImportedKey: ...
 
 
@@ -1302,6 +1303,7 @@ class Tr34Flow(_ExchangeFlow):
         self.token_info: Any = None  # tr34.KeyTokenInfo once read
         self.two_pass = False
         self.nonce_token: LoadedFile | None = None  # our random number token (RKRD)
+        self.kdh_certificate: LoadedFile | None = None  # for tokens that do not carry it
         self.template: str | None = None
         self.receive = _ReceiveChoice()
         # sending
@@ -1359,6 +1361,10 @@ class Tr34Flow(_ExchangeFlow):
             ("File", self.token.name),
             ("Edition", f"TR-34 {info.edition}, {mode}"),
             ("Key block header", info.header),
+            (
+                "KDH certificate",
+                "in the token" if info.certificates else "not in the token: load it below",
+            ),
         ]
         if info.signing_time is not None:
             rows.append(("Signed at", f"{info.signing_time:%Y-%m-%d %H:%M} UTC"))
@@ -1378,12 +1384,35 @@ class Tr34Flow(_ExchangeFlow):
         self.nonce_token = nonce_token
         return {}
 
+    def set_kdh_certificate(self, certificate: LoadedFile | None) -> FieldErrors:
+        """The partner's KDH certificate, for a token that does not carry it (TR-34-2012
+        allows leaving it out when the KRD has it already)."""
+        if certificate is None:
+            self.kdh_certificate = None
+            return {}
+        if _certificate_line(certificate.data) == "(not a certificate)":
+            return {
+                "kdh_certificate": f"{Path(certificate.name).name} is not an X.509 "
+                "certificate (PEM or DER)."
+            }
+        self.kdh_certificate = certificate
+        return {}
+
+    @property
+    def token_lacks_kdh(self) -> bool:
+        return self.token_info is not None and not self.token_info.certificates
+
     def validate_receive(
         self, *, partner: str | None, template: str | None, kcv: str, label: str
     ) -> FieldErrors:
         errors: FieldErrors = {}
         if self.token is None:
             errors["token"] = "Load the TR-34 key token the partner sent."  # noqa: S105
+        elif self.token_lacks_kdh and self.kdh_certificate is None:
+            errors["kdh_certificate"] = (
+                "This token does not carry the partner's KDH certificate: load it (the "
+                "partner sends it with its CA certificate)."
+            )
         if self.two_pass and self.nonce_token is None:
             errors["nonce"] = (
                 "This token answers a random number token: load the one this workstation "
@@ -1556,6 +1585,7 @@ class Tr34Flow(_ExchangeFlow):
             expected_kcv=self.receive.expected_kcv,
             label=self.receive.label,
             nonce_token=self.nonce_token.data if self.two_pass and self.nonce_token else None,
+            kdh_certificate=self.kdh_certificate.data if self.kdh_certificate else None,
         )
 
     def run_export(self, call: ExportTr34) -> ExportedKey:

@@ -1115,6 +1115,11 @@ class _Tr34ReceivePage(_LoadingPage):
         self.token_box, self.token_rows = _rows_box("What the token says (not yet verified)", self)
         self.token_box.hide()
         form.addRow(self.token_box)
+        self.kdh = _FileField("kdhCertificate", "KDH certificate", wizard, self, optional=True)
+        self.kdh.chosen.connect(self._kdh_chosen)
+        self.kdh.setToolTip("Only for a token that does not carry it (TR-34-2012 allows that).")
+        form.addRow("KDH certificate (if not in it):", self.kdh)
+        self.add_error("kdh_certificate", form)
         self.receive = _ReceiveFields(self, form)
         self.template = _Choice("templateChoice", self)
         form.addRow("Recorded under template:", self.template)
@@ -1172,6 +1177,12 @@ class _Tr34ReceivePage(_LoadingPage):
         if rows:
             self.two_pass.setChecked(self.flow.two_pass)
             self._templates()
+
+    def _kdh_chosen(self, loaded: LoadedFile | None) -> None:
+        errors = self.flow.set_kdh_certificate(loaded)
+        if loaded is None and self.kdh.error:
+            errors = {"kdh_certificate": self.kdh.error}
+        self.errors["kdh_certificate"].show_error(errors.get("kdh_certificate"))
 
     def _two_pass(self, on: bool) -> None:
         for button in (self.make_nonce, self.load_nonce):
