@@ -27,7 +27,6 @@ from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
 from workstation.adapters.repository_sqlite import SqliteRepository
 from workstation.adapters.smartcard_pcsc import PcscCardReaders
 from workstation.adapters.softhsm import provision_softhsm
-from workstation.cli.interchange import consecutive_ksns
 from workstation.devtools.card_issuer import issue_card
 from workstation.devtools.pcscd import ensure_pcscd, stop_pcscd
 from workstation.devtools.virtual_piv import VirtualCard, VirtualCardSlot
@@ -36,6 +35,7 @@ from workstation.domain.policy import Action
 from workstation.services.app import WorkstationServices
 from workstation.services.context import ServiceContext
 from workstation.services.initialise import OfficerCard
+from workstation.services.interchange import consecutive_ksns
 from workstation.services.session import Session
 from workstation.standards import dukpt, tr31
 

@@ -611,7 +611,10 @@ def test_main_window_has_the_tab_between_keys_and_administration(
     page = window.ceremonies
     assert isinstance(page, CeremoniesPage)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles[titles.index("&Keys") + 1 : titles.index("Ad&ministration")] == ["&Ceremonies"]
+    assert titles[titles.index("&Keys") + 1 : titles.index("Ad&ministration")] == [
+        "&Ceremonies",
+        "E&xchanges",
+    ]
 
     log_on(qtbot, app_state, gui_world, "olivia")
     window.resize(1280, 800)

@@ -619,3 +619,16 @@ def test_partner_records_are_sealed(world: Exchange) -> None:
         conn.execute("UPDATE partners SET record = ? WHERE name = ?", (json.dumps(record), PARTNER))
     with pytest.raises(IntegrityError):
         world.s.interchange.partner(world.session(*ADMINS), PARTNER)
+
+
+def test_exportability_is_narrowed_never_widened(world: Exchange) -> None:
+    zmk = world.key("Test ZMK AES")
+    pek = world.key("Test PEK")  # exportability E
+    narrowed = world.s.interchange.export_tr31(
+        exporters(world), pek.label, zmk.label, partner=PARTNER, exportability="N"
+    )
+    assert tr31.parse(narrowed.key_block).exportability == "N"
+    with pytest.raises(PolicyRefused, match="may narrow that but not widen it to S"):
+        world.s.interchange.export_tr31(
+            exporters(world), pek.label, zmk.label, partner=PARTNER, exportability="S"
+        )

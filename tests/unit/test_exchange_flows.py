@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from workstation.cli.interchange import consecutive_ksns
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.partners import Partner
@@ -56,6 +55,7 @@ from workstation.services.interchange import (
     ImportedKey,
     InitialKeyLine,
     KeyBlockInfo,
+    consecutive_ksns,
 )
 from workstation.services.logon import Requirement
 from workstation.standards import legacy, tr34

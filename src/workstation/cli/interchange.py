@@ -9,15 +9,14 @@ written whole or not at all.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workstation.domain.partners import PARTNER_KINDS, Partner
 from workstation.errors import BadInput
+from workstation.files import write_new
 from workstation.services.interchange import (
     ECDH_KEYS,
     EXCHANGE_CA,
@@ -25,8 +24,9 @@ from workstation.services.interchange import (
     ImportedKey,
     certificate_der,
     certificate_summary,
+    consecutive_ksns,
 )
-from workstation.standards import dukpt, tr34
+from workstation.standards import tr34
 
 from .console import emit, table
 
@@ -52,27 +52,6 @@ def read_text(path: str, what: str) -> str:
         return read_input(path, what).decode("ascii").strip()
     except UnicodeDecodeError:
         raise BadInput(f"{what.capitalize()} {path} is not ASCII text.") from None
-
-
-def write_new(path: str, data: bytes) -> Path:
-    """Write ``data`` to a new file, whole or not at all; refuse to overwrite."""
-    target = Path(path).expanduser().resolve()
-    if target.exists():
-        raise BadInput(f"{target} exists; choose a new file name (nothing is overwritten).")
-    if not target.parent.is_dir():
-        raise BadInput(f"Folder {target.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, target)  # fails if the target appeared meanwhile
-    except FileExistsError:
-        raise BadInput(f"{target} exists; choose a new file name.") from None
-    finally:
-        os.unlink(tmp)
-    return target
 
 
 def _hex(text: str, what: str) -> bytes:
@@ -452,30 +431,6 @@ def cmd_ecdh_import(cli: Cli) -> int:
 
 
 # --- DUKPT --------------------------------------------------------------------------------
-
-
-def consecutive_ksns(first: str, count: int, descriptor: str | None = None) -> list[str]:
-    """``count`` initial KSNs for consecutive devices from ``first``: the device ID counts
-    up, as the KSN descriptor lays it out (TDES, e.g. ``A05``: BDK ID, sub-key ID and device
-    ID lengths in hex digits; AES has one layout, ANSI X9.24-3:2017). A range that would run
-    past the device ID into the BDK ID is refused."""
-    norm = first.strip().upper().replace(" ", "")
-    if not 1 <= count <= 200_000:
-        raise BadInput("--count must be between 1 and 200,000.")
-    if len(norm) == 16:  # an AES initial key ID: counter 0
-        norm += "00000000"
-    if len(norm) == 24:
-        descriptor = "AES"
-    elif descriptor is None:
-        raise BadInput(
-            "A TDES KSN needs its descriptor to count devices: --ksn-descriptor, e.g. A05 "
-            "(BDK ID, sub-key ID and device ID lengths in hex digits)."
-        )
-    try:
-        start = dukpt.Ksn.parse(norm, descriptor)
-        return [str(k) for k in dukpt.ksn_range(start, count)]
-    except dukpt.DukptError as e:
-        raise BadInput(f"KSN range from {norm}: {e}.") from None
 
 
 def cmd_dukpt_export(cli: Cli) -> int:

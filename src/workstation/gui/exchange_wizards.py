@@ -46,10 +46,10 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
-from workstation.cli.interchange import consecutive_ksns, write_new
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.policy import Action
 from workstation.errors import BadInput
+from workstation.files import write_new
 from workstation.flows.interchange import (
     CURVES,
     EDITIONS,
@@ -86,6 +86,7 @@ from workstation.services.interchange import (
     ExportedKey,
     ImportedKey,
     KeyBlockInfo,
+    consecutive_ksns,
 )
 from workstation.services.ports import KeyQuery
 from workstation.services.session import Session

@@ -63,10 +63,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.cli.interchange import write_new
 from workstation.domain.partners import PARTNER_KINDS, Partner
 from workstation.domain.policy import Action, PolicySet
 from workstation.errors import BadInput
+from workstation.files import write_new
 from workstation.flows.interchange import (
     EXCHANGE_KEYS,
     PartnerForm,

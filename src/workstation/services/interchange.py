@@ -646,11 +646,7 @@ class InterchangeService:
         mode: str | None = None,
         blocks: Sequence[tuple[str, str]] = (),
     ) -> tr31.Header:
-        exp = exportability or key.exportability
-        if exp not in ("E", "N", "S"):
-            raise BadInput(f"Exportability {exp!r} is not E, N or S.")
-        if key.exportability == "N" and exp != "N":
-            raise PolicyRefused(f"Key {key.label} is not exportable; the block cannot say {exp}.")
+        exp = _narrowed(key, exportability)
         optional = list(blocks)
         if kcv_block:
             # X9.143 KC / KP optional blocks: algorithm 00 legacy (TDES, 3 bytes) or 01 CMAC
@@ -1178,9 +1174,7 @@ class InterchangeService:
         signature verified, the key unwrapped in the HSM's KRD key and stored pre-active.
         ``kdh_certificate`` is needed only when the token does not carry it."""
         nonce: bytes | None = None
-        kdh_der = (
-            certificate_der(kdh_certificate, "KDH certificate") if kdh_certificate else None
-        )
+        kdh_der = certificate_der(kdh_certificate, "KDH certificate") if kdh_certificate else None
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             the_partner = self._partner(uow, partner)
             cas, crls = self._anchors(the_partner)
@@ -1290,9 +1284,7 @@ class InterchangeService:
         if nonce_token is not None:
             with _standard_errors("Random number token"):
                 nonce = tr34.read_random_number_token(nonce_token)
-        exp = exportability or key.exportability
-        if key.exportability == "N" and exp != "N":
-            raise PolicyRefused(f"Key {key.label} is not exportable; the block cannot say {exp}.")
+        exp = _narrowed(key, exportability)
         value = self._clear(key)
         try:
             # TR-34 carries the 16-character TR-31 header of the key (no optional blocks):
@@ -1767,6 +1759,48 @@ class InterchangeService:
             transaction_key=txn.hex().upper(),
             working_keys=working,
         )
+
+
+def consecutive_ksns(first: str, count: int, descriptor: str | None = None) -> list[str]:
+    """``count`` initial KSNs for consecutive devices from ``first``: the device ID counts
+    up, as the KSN descriptor lays it out (TDES, e.g. ``A05``: BDK ID, sub-key ID and device
+    ID lengths in hex digits; AES has one layout, ANSI X9.24-3:2017). A range that would run
+    past the device ID into the BDK ID is refused."""
+    norm = first.strip().upper().replace(" ", "")
+    if not 1 <= count <= 200_000:
+        raise BadInput("--count must be between 1 and 200,000.")
+    if len(norm) == 16:  # an AES initial key ID: counter 0
+        norm += "00000000"
+    if len(norm) == 24:
+        descriptor = "AES"
+    elif descriptor is None:
+        raise BadInput(
+            "A TDES KSN needs its descriptor to count devices: --ksn-descriptor, e.g. A05 "
+            "(BDK ID, sub-key ID and device ID lengths in hex digits)."
+        )
+    try:
+        start = dukpt.Ksn.parse(norm, descriptor)
+        return [str(k) for k in dukpt.ksn_range(start, count)]
+    except dukpt.DukptError as e:
+        raise BadInput(f"KSN range from {norm}: {e}.") from None
+
+
+# X9.143 exportability from the widest to the narrowest: S (also under a key that is not a
+# KEK meeting X9.24), E (under a KEK meeting X9.24), N (not at all).
+_EXPORTABILITY_ORDER = "SEN"
+
+
+def _narrowed(key: ManagedKey, exportability: str | None) -> str:
+    """The exportability a sent block carries: the key's own, or a narrower one."""
+    exp = exportability or key.exportability
+    if exp not in _EXPORTABILITY_ORDER:
+        raise BadInput(f"Exportability {exp!r} is not E, N or S.")
+    if _EXPORTABILITY_ORDER.index(exp) < _EXPORTABILITY_ORDER.index(key.exportability):
+        raise PolicyRefused(
+            f"Key {key.label} has exportability {key.exportability}; a block sent from here "
+            f"may narrow that but not widen it to {exp}."
+        )
+    return exp
 
 
 def _serial(der: bytes) -> str:
