@@ -46,7 +46,7 @@ from workstation.domain.ceremonies import (
     key_identity,
     split_knowledge_refusals,
 )
-from workstation.domain.keys import KeyState, ManagedKey
+from workstation.domain.keys import ManagedKey
 from workstation.domain.people import Role
 from workstation.domain.policy import Action
 from workstation.domain.records import format_time
@@ -62,6 +62,7 @@ from workstation.errors import (
     WorkstationError,
 )
 from workstation.services.context import Authorisation, ServiceContext
+from workstation.services.keys import check_exportable
 from workstation.services.ports import (
     AcknowledgementForm,
     CeremonyDocument,
@@ -552,20 +553,7 @@ class CeremonyService:
         with self.ctx.repository.unit_of_work() as uow:
             key = self._key(uow, key_ref)
             template = self._template(uow, key.template_id, for_new_keys=False)
-            if not key.algorithm.is_symmetric:
-                raise BadInput(f"Key {key.label} is a key pair; only secret keys have components.")
-            if key.exportability == "N" or not template.exportable:
-                raise PolicyRefused(
-                    f"Key {key.label} is not exportable (template {template.name!r}, "
-                    f"exportability {key.exportability})."
-                )
-            if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
-                raise PolicyRefused(
-                    f"Key {key.label} is {key.state.value}; only a pre-active or active key is "
-                    "exported."
-                )
-            if key.wrapped is None:
-                raise BadInput(f"Key {key.label} holds no key material.")
+            check_exportable(key, template, carried_as="components")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
             wid = self.ctx.workstation_id(uow)
             assigned = self._assign(uow, session, custodians, "receiving their component")
@@ -581,6 +569,7 @@ class CeremonyService:
         self._check_targets(output, [f"{s}.pdf" for s in serials])
         algorithm = key.algorithm
         ceremony_id = uuid.uuid4().hex
+        assert key.wrapped is not None  # check_exportable refused a key without material
         clear = self.ctx.hsm.export_clear_key(algorithm, key.wrapped)
         parts: list[bytearray] = []
         try:

@@ -49,7 +49,7 @@ from workstation.errors import (
     PolicyRefused,
 )
 from workstation.services.context import Authorisation, ServiceContext
-from workstation.services.keys import KeyService
+from workstation.services.keys import KeyService, check_exportable
 from workstation.services.ports import KeyQuery, UnitOfWork
 from workstation.services.session import Session
 from workstation.standards import dukpt, ecdh, kcv, legacy, tr31, tr34
@@ -588,27 +588,6 @@ class InterchangeService:
         return key, self.keys._template_for(uow, key)
 
     @staticmethod
-    def _exportable(key: ManagedKey, template: KeyTemplate) -> None:
-        if not key.algorithm.is_symmetric:
-            raise BadInput(f"Key {key.label} is a key pair; these formats carry secret keys.")
-        if (
-            key.exportability == "N"
-            or not template.exportable
-            or not template.allows(Action.EXPORT_KEY)
-        ):
-            raise PolicyRefused(
-                f"Key {key.label} is not exportable (template {template.name!r}, "
-                f"exportability {key.exportability})."
-            )
-        if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
-            raise PolicyRefused(
-                f"Key {key.label} is {key.state.value}; only a pre-active or active key is "
-                "exported."
-            )
-        if key.wrapped is None:
-            raise BadInput(f"Key {key.label} holds no key material.")
-
-    @staticmethod
     def _usable_kek(kek: ManagedKey, usages: Sequence[str], what: str) -> None:
         if not kek.algorithm.is_symmetric or kek.key_usage not in usages:
             raise BadInput(
@@ -986,7 +965,7 @@ class InterchangeService:
             kek, _ = self._key(uow, kek_ref)
             if kek.id == key.id:
                 raise BadInput("A key cannot be exported under itself.")
-            self._exportable(key, template)
+            check_exportable(key, template, carried_as="these formats")
             self._usable_kek(kek, KEK_USAGES, "key encryption key")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         chosen = version or ("D" if kek.algorithm.family is KeyFamily.AES else "B")
@@ -1278,7 +1257,7 @@ class InterchangeService:
             self._check_partner_certificate(cas, crls, krd, "key_encipherment", "KRD")
             kdh_cert = self._own_certificate(uow, TR34_KDH)
             key, template = self._key(uow, key_ref)
-            self._exportable(key, template)
+            check_exportable(key, template, carried_as="these formats")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         nonce: bytes | None = None
         if nonce_token is not None:
@@ -1399,7 +1378,7 @@ class InterchangeService:
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             the_partner = self._partner(uow, partner)
             key, template = self._key(uow, key_ref)
-            self._exportable(key, template)
+            check_exportable(key, template, carried_as="these formats")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
             kek, kek_kcv = self._agreed_kek(
                 uow,

@@ -83,6 +83,29 @@ def _kcv_hex(kcv: bytes) -> str:
     return kcv.hex().upper()
 
 
+def check_exportable(key: ManagedKey, template: KeyTemplate, *, carried_as: str) -> None:
+    """Refuse to export a key whose template or exportability says no (X9.143 'N'), that
+    is neither pre-active nor active, or that holds no material. ``carried_as`` names what
+    carries secret keys only ("components", "these formats") for a key pair's message."""
+    if not key.algorithm.is_symmetric:
+        raise BadInput(f"Key {key.label} is a key pair; only secret keys travel as {carried_as}.")
+    if (
+        key.exportability == "N"
+        or not template.exportable
+        or not template.allows(Action.EXPORT_KEY)
+    ):
+        raise PolicyRefused(
+            f"Key {key.label} is not exportable (template {template.name!r}, "
+            f"exportability {key.exportability})."
+        )
+    if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
+        raise PolicyRefused(
+            f"Key {key.label} is {key.state.value}; only a pre-active or active key is exported."
+        )
+    if key.wrapped is None:
+        raise BadInput(f"Key {key.label} holds no key material.")
+
+
 class KeyService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
