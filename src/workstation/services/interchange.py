@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -120,29 +120,37 @@ def _pem(der: bytes) -> str:
     return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
 
 
-def certificate_der(data: bytes | str, what: str) -> bytes:
-    """One X.509 certificate, PEM or DER, as DER; BadInput naming ``what`` otherwise."""
+def _as_der(data: bytes | str, what: str, kind: str, pem: Any, der: Any) -> bytes:
+    """One PEM or DER object read with the given cryptography loaders, as DER; BadInput
+    naming ``what`` and the ``kind`` expected otherwise."""
     raw = data.encode() if isinstance(data, str) else data
     try:
-        if raw.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(raw)
-        else:
-            cert = x509.load_der_x509_certificate(raw)
+        obj = pem(raw) if raw.lstrip().startswith(b"-----BEGIN") else der(raw)
     except ValueError:
-        raise BadInput(f"{what} is not an X.509 certificate (PEM or DER).") from None
-    return cert.public_bytes(serialization.Encoding.DER)
+        raise BadInput(f"{what} is not {kind} (PEM or DER).") from None
+    return bytes(obj.public_bytes(serialization.Encoding.DER))
+
+
+def certificate_der(data: bytes | str, what: str) -> bytes:
+    """One X.509 certificate, PEM or DER, as DER; BadInput naming ``what`` otherwise."""
+    return _as_der(
+        data,
+        what,
+        "an X.509 certificate",
+        x509.load_pem_x509_certificate,
+        x509.load_der_x509_certificate,
+    )
 
 
 def crl_der(data: bytes | str, what: str) -> bytes:
-    raw = data.encode() if isinstance(data, str) else data
-    try:
-        if raw.lstrip().startswith(b"-----BEGIN"):
-            crl = x509.load_pem_x509_crl(raw)
-        else:
-            crl = x509.load_der_x509_crl(raw)
-    except ValueError:
-        raise BadInput(f"{what} is not a certificate revocation list (PEM or DER).") from None
-    return crl.public_bytes(serialization.Encoding.DER)
+    """One CRL, PEM or DER, as DER; BadInput naming ``what`` otherwise."""
+    return _as_der(
+        data,
+        what,
+        "a certificate revocation list",
+        x509.load_pem_x509_crl,
+        x509.load_der_x509_crl,
+    )
 
 
 def _crl_pem(der: bytes) -> str:
