@@ -28,6 +28,7 @@ DUKPT test tool's result, which shows the keys of a *test* BDK by design.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -162,6 +163,7 @@ EXCHANGE_KEYS: Mapping[str, str] = {
 }
 
 _HEX = set("0123456789ABCDEF")
+_CHOOSE_KEK = "Choose the key encryption key shared with the partner."
 
 
 # --- shared wording and checks -------------------------------------------------------------
@@ -549,6 +551,9 @@ class _ExchangeFlow(_Flow[Any]):
     def keks(self) -> list[ManagedKey]:
         return _sorted(k for k in self.data.keys if kek_refusal(k) is None)
 
+    def exportabilities(self, key_label: str | None) -> list[tuple[str | None, str]]:
+        return _exportability_choices(self.data.key(key_label))
+
     def _export_key_errors(self, label: str | None) -> FieldErrors:
         if not (label or "").strip():
             return {"key": "Choose the key to export."}
@@ -557,6 +562,34 @@ class _ExchangeFlow(_Flow[Any]):
             return {"key": f"No pre-active or active key labelled {label!r}."}
         problem = export_refusal(key, self.data.template_of(key))
         return {"key": problem} if problem else {}
+
+    def _chosen_key(
+        self, label: str | None, *, missing: str, refusal: Callable[[ManagedKey], str | None]
+    ) -> tuple[ManagedKey | None, str | None]:
+        """An active key chosen from a list by its label, and why it cannot serve: none
+        chosen (``missing``), no such key, or what ``refusal`` says of it. The key is
+        given even when refused, as later checks (strength, length) still read it."""
+        if not (label or "").strip():
+            return None, missing
+        key = self.data.key(label)
+        if key is None:
+            return None, f"No active key labelled {label!r}."
+        return key, refusal(key)
+
+    def _forget_quorum_if_template_changes(
+        self, old: ManagedKey | None, new: ManagedKey | None
+    ) -> None:
+        """A key of another template may need another quorum: the one read is forgotten."""
+        if old is None or new is None or new.template_id != old.template_id:
+            self.requirement = None
+
+    def _check(self, *steps: Any) -> None:
+        """Raise FlowError for the first of ``steps`` whose stored input is wrong: the
+        service is called only with input every step accepted."""
+        for step in steps:
+            errors = self.errors(step)
+            if errors:
+                raise FlowError(errors)
 
 
 def _step(title: str, subtitle: str, *needs: str) -> StepInfo:
@@ -710,9 +743,6 @@ class ExportTr31Flow(_ExchangeFlow):
             if kek is None or _VERSION_FAMILY[code] is kek.algorithm.family
         ]
 
-    def exportabilities(self, key_label: str | None) -> list[tuple[str | None, str]]:
-        return _exportability_choices(self.data.key(key_label))
-
     def validate_choice(
         self,
         *,
@@ -725,17 +755,14 @@ class ExportTr31Flow(_ExchangeFlow):
         errors = _partner_errors(self.data, partner)
         errors.update(self._export_key_errors(key))
         the_key = self.data.key(key)
-        the_kek = self.data.key(kek)
-        if not (kek or "").strip():
-            errors["kek"] = "Choose the key encryption key shared with the partner."
-        elif the_kek is None:
-            errors["kek"] = f"No active key labelled {kek!r}."
-        elif (problem := kek_refusal(the_kek)) is not None:
+        the_kek, problem = self._chosen_key(kek, missing=_CHOOSE_KEK, refusal=kek_refusal)
+        if problem is None and the_kek is not None and the_key is not None:
+            if the_key.id == the_kek.id:
+                problem = "A key cannot be exported under itself."
+            else:
+                problem = strength_refusal(the_key, the_kek)
+        if problem:
             errors["kek"] = problem
-        elif the_key is not None and the_key.id == the_kek.id:
-            errors["kek"] = "A key cannot be exported under itself."
-        elif the_key is not None and (weak := strength_refusal(the_key, the_kek)) is not None:
-            errors["kek"] = weak
         if version is not None and the_kek is not None and "kek" not in errors:
             problem = version_refusal(version, the_kek)
             if problem:
@@ -765,8 +792,7 @@ class ExportTr31Flow(_ExchangeFlow):
         the_partner = self.data.partner(partner)
         assert the_partner is not None
         new_key = self.data.key(key)
-        if self.key is None or new_key is None or new_key.template_id != self.key.template_id:
-            self.requirement = None  # another template, perhaps another quorum
+        self._forget_quorum_if_template_changes(self.key, new_key)
         self.partner = the_partner.name
         self.key, self.kek = new_key, self.data.key(kek)
         self.version = version or self.default_version(self.kek)
@@ -805,9 +831,7 @@ class ExportTr31Flow(_ExchangeFlow):
         )
 
     def export(self, call: ExportTr31) -> ExportedKey:
-        errors = self.errors(Tr31ExportStep.CHOOSE)
-        if errors:
-            raise FlowError(errors)
+        self._check(Tr31ExportStep.CHOOSE)
         assert self.key is not None and self.kek is not None and self.partner is not None
         return call(
             self.key.label,
@@ -950,7 +974,38 @@ def _optional_template_errors(data: ExchangeData, name: str | None) -> FieldErro
     return {}
 
 
-class ImportTr31Flow(_ExchangeFlow):
+class _ImportFlow(_ExchangeFlow):
+    """A key received one way (a TR-31 key block, a legacy key): recorded under a
+    template and stored pre-active once the partner's check value agrees."""
+
+    RESULT_STEP: ClassVar[Any]
+
+    def __init__(self, first: Any, data: ExchangeData | None = None) -> None:
+        super().__init__(first, data)
+        self.template: str | None = None
+        self.receive = _ReceiveChoice()
+        self.result: ImportedKey | None = None
+
+    @property
+    def quorum_template(self) -> str | None:
+        """The template whose import quorum applies (its name)."""
+        return self.template
+
+    def record_result(self, result: ImportedKey) -> None:
+        self.result = result
+        self.finish(self.RESULT_STEP)
+
+    def result_rows(self) -> list[tuple[str, str]]:
+        return _imported_rows(self.result) if self.result else []
+
+    def result_summary(self) -> str:
+        return _imported_summary(self.result) if self.result else "No key was imported yet."
+
+    def warnings(self) -> list[str]:
+        return list(self.result.warnings) if self.result else []
+
+
+class ImportTr31Flow(_ImportFlow):
     """A TR-31 key block from a partner: read its header (no key needed), map it to a
     template, then unwrap it under the KEK and store the key pre-active if the partner's
     check value agrees."""
@@ -984,15 +1039,13 @@ class ImportTr31Flow(_ExchangeFlow):
             "its quorum.",
         ),
     }
+    RESULT_STEP = Tr31ImportStep.RESULT
 
     def __init__(self, data: ExchangeData | None = None) -> None:
         super().__init__(Tr31ImportStep.BLOCK, data)
         self.block = ""
         self.header_info: KeyBlockInfo | None = None
-        self.template: str | None = None
         self.kek: ManagedKey | None = None
-        self.receive = _ReceiveChoice()
-        self.result: ImportedKey | None = None
 
     # the block
 
@@ -1081,17 +1134,11 @@ class ImportTr31Flow(_ExchangeFlow):
         self, *, partner: str | None, kek: str | None, kcv: str, label: str
     ) -> FieldErrors:
         errors = self.receive.validate(self.data, partner, kcv, label)
-        the_kek = self.data.key(kek)
-        if not (kek or "").strip():
-            errors["kek"] = "Choose the key encryption key shared with the partner."
-        elif the_kek is None:
-            errors["kek"] = f"No active key labelled {kek!r}."
-        elif (problem := kek_refusal(the_kek)) is not None:
+        the_kek, problem = self._chosen_key(kek, missing=_CHOOSE_KEK, refusal=kek_refusal)
+        if problem is None and the_kek is not None and self.header_info is not None:
+            problem = version_refusal(self.header_info.version, the_kek)
+        if problem:
             errors["kek"] = problem
-        elif self.header_info is not None and (
-            wrong := version_refusal(self.header_info.version, the_kek)
-        ):
-            errors["kek"] = wrong
         return errors
 
     def set_kek(self, *, partner: str | None, kek: str | None, kcv: str, label: str) -> None:
@@ -1100,11 +1147,6 @@ class ImportTr31Flow(_ExchangeFlow):
             raise FlowError(errors)
         self.receive.set(self.data, partner, kcv, label)
         self.kek = self.data.key(kek)
-
-    @property
-    def quorum_template(self) -> str | None:
-        """The template whose import quorum applies (its name)."""
-        return self.template
 
     def review_rows(self) -> list[tuple[str, str]]:
         rows = [("Key block", self.block[:16] + "…"), ("Template", self.template or "")]
@@ -1122,10 +1164,7 @@ class ImportTr31Flow(_ExchangeFlow):
         )
 
     def run(self, call: ImportTr31) -> ImportedKey:
-        for step in (Tr31ImportStep.BLOCK, Tr31ImportStep.HEADER, Tr31ImportStep.KEK):
-            errors = self.errors(step)
-            if errors:
-                raise FlowError(errors)
+        self._check(Tr31ImportStep.BLOCK, Tr31ImportStep.HEADER, Tr31ImportStep.KEK)
         assert self.kek is not None and self.receive.partner is not None
         return call(
             self.block,
@@ -1135,19 +1174,6 @@ class ImportTr31Flow(_ExchangeFlow):
             expected_kcv=self.receive.expected_kcv,
             label=self.receive.label,
         )
-
-    def record_result(self, result: ImportedKey) -> None:
-        self.result = result
-        self.finish(Tr31ImportStep.RESULT)
-
-    def result_rows(self) -> list[tuple[str, str]]:
-        return _imported_rows(self.result) if self.result else []
-
-    def result_summary(self) -> str:
-        return _imported_summary(self.result) if self.result else "No key was imported yet."
-
-    def warnings(self) -> list[str]:
-        return list(self.result.warnings) if self.result else []
 
     def errors(self, step: Any = None) -> FieldErrors:
         step = step or self.step
@@ -1258,7 +1284,82 @@ def _header_templates(data: ExchangeData, header: str) -> list[str]:
     )
 
 
-class Tr34Flow(_ExchangeFlow):
+class _TwoWayFlow(_ExchangeFlow):
+    """An exchange that either receives a key (stored pre-active under a template, once
+    the partner's check value agrees) or sends one (TR-34, ECDH): the quorum of the
+    direction's action, and the result of whichever ran."""
+
+    RUN_STEP: ClassVar[Any]
+    RESULT_STEP: ClassVar[Any]
+
+    def __init__(self, first: Any, data: ExchangeData | None = None) -> None:
+        super().__init__(first, data)
+        self.direction: Direction | None = None
+        self.partner: str | None = None
+        # receiving
+        self.template: str | None = None
+        self.receive = _ReceiveChoice()
+        # sending
+        self.key: ManagedKey | None = None
+        self.exportability: str | None = None
+        self.imported: ImportedKey | None = None
+        self.exported: ExportedKey | None = None
+
+    @property
+    def action(self) -> Action:
+        return Action.EXPORT_KEY if self.direction is Direction.EXPORT else Action.IMPORT_KEY
+
+    @property
+    def quorum_template(self) -> str | None:
+        """Sending, the key's template (its id); receiving, the one it is recorded under."""
+        if self.direction is Direction.EXPORT:
+            return self.key.template_id if self.key else None
+        return self.template
+
+    def _set_sent_key(self, key: str | None, exportability: str | None) -> None:
+        """The key to send (checked already), and what its block says of exporting it."""
+        new_key = self.data.key(key)
+        self._forget_quorum_if_template_changes(self.key, new_key)
+        self.key, self.exportability = new_key, exportability
+
+    def record_result(self, result: ImportedKey | ExportedKey) -> None:
+        if isinstance(result, ImportedKey):
+            self.imported = result
+        else:
+            self.exported = result
+        self.finish(self.RESULT_STEP)
+
+    def result_rows(self) -> list[tuple[str, str]]:
+        if self.imported is not None:
+            return _imported_rows(self.imported)
+        if self.exported is not None:
+            return _exported_rows(self.exported)
+        return []
+
+    def result_summary(self) -> str:
+        if self.imported is not None:
+            return _imported_summary(self.imported)
+        if self.exported is not None:
+            return self._sent_summary(self.exported)
+        return "Nothing was received or sent yet."
+
+    @abstractmethod
+    def _sent_summary(self, sent: ExportedKey) -> str:
+        """What was made for the partner, in one sentence."""
+
+    def warnings(self) -> list[str]:
+        return list(self.imported.warnings) if self.imported else []
+
+    def reminder(self) -> str:
+        return _export_reminder(self.exported) if self.exported else ""
+
+    def _run_errors(self, step: Any) -> FieldErrors:
+        if step is self.RUN_STEP and self.imported is None and self.exported is None:
+            return {"result": "Nothing was received or sent yet."}
+        return {}
+
+
+class Tr34Flow(_TwoWayFlow):
     """TR-34 (ASC X9 TR-34-2019, -2012): a key received as key receiving device (KRD) in a
     signed and enveloped token, one-pass or two-pass, or a key sent as key distribution
     host (KDH) to the partner's KRD certificate."""
@@ -1299,26 +1400,20 @@ class Tr34Flow(_ExchangeFlow):
         Tr34Step.RUN: _step("Working", "The HSM signs or decrypts.", "result"),
         Tr34Step.RESULT: _step("Done", "What was received or made."),
     }
+    RUN_STEP = Tr34Step.RUN
+    RESULT_STEP = Tr34Step.RESULT
 
     def __init__(self, data: ExchangeData | None = None) -> None:
         super().__init__(Tr34Step.DIRECTION, data)
-        self.direction: Direction | None = None
         # receiving
         self.token: LoadedFile | None = None
         self.token_info: Any = None  # tr34.KeyTokenInfo once read
         self.two_pass = False
         self.nonce_token: LoadedFile | None = None  # our random number token (RKRD)
         self.kdh_certificate: LoadedFile | None = None  # for tokens that do not carry it
-        self.template: str | None = None
-        self.receive = _ReceiveChoice()
-        # sending
-        self.key: ManagedKey | None = None
-        self.partner: str | None = None
+        # sending (the partner is the one whose KRD certificate receives the key)
         self.edition = "2019"
         self.partner_nonce: LoadedFile | None = None
-        self.exportability: str | None = None
-        self.imported: ImportedKey | None = None
-        self.exported: ExportedKey | None = None
 
     # direction
 
@@ -1460,9 +1555,6 @@ class Tr34Flow(_ExchangeFlow):
     def partners_with_krd(self) -> list[str]:
         return sorted((p.name for p in self.data.partners if p.krd_certificate), key=str.casefold)
 
-    def exportabilities(self, key_label: str | None) -> list[tuple[str | None, str]]:
-        return _exportability_choices(self.data.key(key_label))
-
     def set_partner_nonce(self, nonce_token: LoadedFile | None) -> FieldErrors:
         """The partner's random number token (two-pass export), or None for one-pass."""
         if nonce_token is None:
@@ -1505,25 +1597,12 @@ class Tr34Flow(_ExchangeFlow):
         )
         if errors:
             raise FlowError(errors)
-        new_key = self.data.key(key)
-        if self.key is None or new_key is None or new_key.template_id != self.key.template_id:
-            self.requirement = None
+        self._set_sent_key(key, exportability)
         the_partner = self.data.partner(partner)
         assert the_partner is not None and edition is not None
-        self.key, self.partner, self.edition = new_key, the_partner.name, edition
-        self.exportability = exportability
+        self.partner, self.edition = the_partner.name, edition
 
     # review and run
-
-    @property
-    def action(self) -> Action:
-        return Action.EXPORT_KEY if self.direction is Direction.EXPORT else Action.IMPORT_KEY
-
-    @property
-    def quorum_template(self) -> str | None:
-        if self.direction is Direction.EXPORT:
-            return self.key.template_id if self.key else None
-        return self.template
 
     def review_rows(self) -> list[tuple[str, str]]:
         if self.direction is Direction.IMPORT:
@@ -1578,10 +1657,7 @@ class Tr34Flow(_ExchangeFlow):
         )
 
     def run_import(self, call: ImportTr34) -> ImportedKey:
-        for step in (Tr34Step.DIRECTION, Tr34Step.RECEIVE):
-            errors = self.errors(step)
-            if errors:
-                raise FlowError(errors)
+        self._check(Tr34Step.DIRECTION, Tr34Step.RECEIVE)
         assert self.token is not None and self.receive.partner is not None
         return call(
             self.token.data,
@@ -1594,10 +1670,7 @@ class Tr34Flow(_ExchangeFlow):
         )
 
     def run_export(self, call: ExportTr34) -> ExportedKey:
-        for step in (Tr34Step.DIRECTION, Tr34Step.SEND):
-            errors = self.errors(step)
-            if errors:
-                raise FlowError(errors)
+        self._check(Tr34Step.DIRECTION, Tr34Step.SEND)
         assert self.key is not None and self.partner is not None
         return call(
             self.key.label,
@@ -1607,36 +1680,11 @@ class Tr34Flow(_ExchangeFlow):
             exportability=self.exportability,
         )
 
-    def record_result(self, result: ImportedKey | ExportedKey) -> None:
-        if isinstance(result, ImportedKey):
-            self.imported = result
-        else:
-            self.exported = result
-        self.finish(Tr34Step.RESULT)
-
-    def result_rows(self) -> list[tuple[str, str]]:
-        if self.imported is not None:
-            return _imported_rows(self.imported)
-        if self.exported is not None:
-            return _exported_rows(self.exported)
-        return []
-
-    def result_summary(self) -> str:
-        if self.imported is not None:
-            return _imported_summary(self.imported)
-        if self.exported is not None:
-            e = self.exported
-            return (
-                f"Key {e.key_label} was sealed for {e.partner} as a {e.format} key token. "
-                "Nothing is on disk until you save it."
-            )
-        return "Nothing was received or sent yet."
-
-    def warnings(self) -> list[str]:
-        return list(self.imported.warnings) if self.imported else []
-
-    def reminder(self) -> str:
-        return _export_reminder(self.exported) if self.exported else ""
+    def _sent_summary(self, sent: ExportedKey) -> str:
+        return (
+            f"Key {sent.key_label} was sealed for {sent.partner} as a {sent.format} key "
+            "token. Nothing is on disk until you save it."
+        )
 
     def file_data(self) -> bytes:
         return self.exported.token if self.exported else b""
@@ -1682,19 +1730,20 @@ class Tr34Flow(_ExchangeFlow):
                 edition=self.edition,
                 exportability=self.exportability,
             )
-        if step is Tr34Step.RUN and self.imported is None and self.exported is None:
-            return {"result": "Nothing was received or sent yet."}
-        return {}
+        return self._run_errors(step)
+
+
+def _load_certificate(data: bytes) -> x509.Certificate:
+    """A certificate as partners send them, PEM or DER; ValueError when it is neither."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
 
 
 def _certificate_line(data: bytes) -> str:
     """A certificate in one line: subject, serial, valid to."""
     try:
-        cert = (
-            x509.load_pem_x509_certificate(data)
-            if data.lstrip().startswith(b"-----BEGIN")
-            else x509.load_der_x509_certificate(data)
-        )
+        cert = _load_certificate(data)
     except ValueError:
         return "(not a certificate)"
     return (
@@ -1759,11 +1808,7 @@ _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"
 def certificate_curve(data: bytes) -> tuple[str | None, str | None]:
     """(curve, None) of a certificate's EC public key, or (None, the problem)."""
     try:
-        cert = (
-            x509.load_pem_x509_certificate(data)
-            if data.lstrip().startswith(b"-----BEGIN")
-            else x509.load_der_x509_certificate(data)
-        )
+        cert = _load_certificate(data)
     except ValueError:
         return None, "The partner's ECDH certificate is not an X.509 certificate (PEM or DER)."
     public = cert.public_key()
@@ -1783,7 +1828,7 @@ def _weaker(key: KeyAlgorithm, kek: KeyAlgorithm) -> bool:
     return mine is not None and theirs is not None and theirs < mine
 
 
-class EcdhFlow(_ExchangeFlow):
+class EcdhFlow(_TwoWayFlow):
     """A TR-31 key block (version D for an AES KEK) under a KEK both sides derive by ECDH
     (NIST SP 800-56A) and a KDF (NIST SP 800-56C or ANSI X9.63) over agreed shared
     information, in either direction, as AWS Payment Cryptography does."""
@@ -1825,11 +1870,11 @@ class EcdhFlow(_ExchangeFlow):
         EcdhStep.RUN: _step("Working", "The HSM agrees the shared secret.", "result"),
         EcdhStep.RESULT: _step("Done", "What was received or made."),
     }
+    RUN_STEP = EcdhStep.RUN
+    RESULT_STEP = EcdhStep.RESULT
 
     def __init__(self, data: ExchangeData | None = None) -> None:
         super().__init__(EcdhStep.PARTNER, data)
-        self.direction: Direction | None = None
-        self.partner: str | None = None
         self.certificate: LoadedFile | None = None
         self.certificate_curve: str | None = None
         self.curve = "P-256"
@@ -1837,13 +1882,7 @@ class EcdhFlow(_ExchangeFlow):
         self.hash_name = "SHA-512"
         self.shared_info: bytes = b""
         self.kek_algorithm = "AES-256"
-        self.key: ManagedKey | None = None
-        self.exportability: str | None = None
-        self.block = ""
-        self.template: str | None = None
-        self.receive = _ReceiveChoice()
-        self.imported: ImportedKey | None = None
-        self.exported: ExportedKey | None = None
+        self.block = ""  # receiving
 
     # partner
 
@@ -1948,9 +1987,6 @@ class EcdhFlow(_ExchangeFlow):
 
     # the key
 
-    def exportabilities(self, key_label: str | None) -> list[tuple[str | None, str]]:
-        return _exportability_choices(self.data.key(key_label))
-
     @property
     def templates(self) -> list[str]:
         return _template_names(self.data)
@@ -2006,10 +2042,7 @@ class EcdhFlow(_ExchangeFlow):
         if errors:
             raise FlowError(errors)
         if self.direction is Direction.EXPORT:
-            new_key = self.data.key(key)
-            if self.key is None or new_key is None or new_key.template_id != self.key.template_id:
-                self.requirement = None
-            self.key, self.exportability = new_key, exportability
+            self._set_sent_key(key, exportability)
             return
         if (template or None) != self.template:
             self.requirement = None
@@ -2018,16 +2051,6 @@ class EcdhFlow(_ExchangeFlow):
         self.receive.set(self.data, self.partner, kcv, label)
 
     # review and run
-
-    @property
-    def action(self) -> Action:
-        return Action.EXPORT_KEY if self.direction is Direction.EXPORT else Action.IMPORT_KEY
-
-    @property
-    def quorum_template(self) -> str | None:
-        if self.direction is Direction.EXPORT:
-            return self.key.template_id if self.key else None
-        return self.template
 
     def _agreement_rows(self) -> list[tuple[str, str]]:
         return [
@@ -2084,10 +2107,7 @@ class EcdhFlow(_ExchangeFlow):
         }
 
     def _check_all(self) -> None:
-        for step in (EcdhStep.PARTNER, EcdhStep.AGREEMENT, EcdhStep.KEY):
-            errors = self.errors(step)
-            if errors:
-                raise FlowError(errors)
+        self._check(EcdhStep.PARTNER, EcdhStep.AGREEMENT, EcdhStep.KEY)
 
     def run_export(self, call: ExportEcdh) -> ExportedKey:
         self._check_all()
@@ -2104,39 +2124,17 @@ class EcdhFlow(_ExchangeFlow):
             **self._options(),
         )
 
-    def record_result(self, result: ImportedKey | ExportedKey) -> None:
-        if isinstance(result, ImportedKey):
-            self.imported = result
-        else:
-            self.exported = result
-        self.finish(EcdhStep.RESULT)
-
-    def result_rows(self) -> list[tuple[str, str]]:
-        if self.imported is not None:
-            return _imported_rows(self.imported)
-        if self.exported is not None:
-            return _exported_rows(self.exported)
-        return []
-
-    def result_summary(self) -> str:
-        if self.imported is not None:
-            return _imported_summary(self.imported)
-        if self.exported is not None:
-            e = self.exported
-            return (
-                f"Key {e.key_label} was wrapped for {e.partner} under the ECDH-derived KEK "
-                f"(KCV {e.wrapping_kcv}). Nothing is on disk until you save it."
-            )
-        return "Nothing was received or sent yet."
-
-    def warnings(self) -> list[str]:
-        return list(self.imported.warnings) if self.imported else []
+    def _sent_summary(self, sent: ExportedKey) -> str:
+        return (
+            f"Key {sent.key_label} was wrapped for {sent.partner} under the ECDH-derived KEK "
+            f"(KCV {sent.wrapping_kcv}). Nothing is on disk until you save it."
+        )
 
     def reminder(self) -> str:
         if self.exported is None:
             return ""
         return (
-            _export_reminder(self.exported)
+            super().reminder()
             + f" The partner's KEK must give check value {self.exported.wrapping_kcv}."
         )
 
@@ -2170,9 +2168,7 @@ class EcdhFlow(_ExchangeFlow):
                 kcv=self.receive.expected_kcv,
                 label=self.receive.label or "",
             )
-        if step is EcdhStep.RUN and self.imported is None and self.exported is None:
-            return {"result": "Nothing was received or sent yet."}
-        return {}
+        return self._run_errors(step)
 
 
 # --- legacy import ---------------------------------------------------------------------------
@@ -2206,7 +2202,12 @@ def legacy_warning() -> str:
     return legacy.WARNING + "."
 
 
-class LegacyImportFlow(_ExchangeFlow):
+def _zmk_refusal(key: ManagedKey) -> str | None:
+    """Why ``key`` cannot be the zone master key of a legacy import (usage K0), or None."""
+    return kek_refusal(key, ("K0",), "zone master key")
+
+
+class LegacyImportFlow(_ImportFlow):
     """A key received encrypted under a zone master key without a key block (TDES ECB):
     import only, with the partner's check value, the PCI PIN warning before and after."""
 
@@ -2238,15 +2239,13 @@ class LegacyImportFlow(_ExchangeFlow):
             "The key is stored pre-active. It leaves this workstation only in key blocks.",
         ),
     }
+    RESULT_STEP = LegacyStep.RESULT
 
     def __init__(self, data: ExchangeData | None = None) -> None:
         super().__init__(LegacyStep.WARNING, data)
         self.acknowledged = False
         self.encrypted = ""
         self.zmk: ManagedKey | None = None
-        self.template: str | None = None
-        self.receive = _ReceiveChoice()
-        self.result: ImportedKey | None = None
 
     @staticmethod
     def warning() -> str:
@@ -2271,8 +2270,7 @@ class LegacyImportFlow(_ExchangeFlow):
         return _sorted(
             k
             for k in self.data.keys
-            if kek_refusal(k, ("K0",), "zone master key") is None
-            and k.algorithm.family is KeyFamily.TDES
+            if _zmk_refusal(k) is None and k.algorithm.family is KeyFamily.TDES
         )
 
     @property
@@ -2318,21 +2316,22 @@ class LegacyImportFlow(_ExchangeFlow):
                 f"{the_template.algorithm.value} key encrypted under a ZMK has "
                 f"{2 * the_template.algorithm.key_bytes}."
             )
-        the_zmk = self.data.key(zmk)
-        if not (zmk or "").strip():
-            errors["zmk"] = "Choose the zone master key shared with the partner."
-        elif the_zmk is None:
-            errors["zmk"] = f"No active key labelled {zmk!r}."
-        elif (refusal := kek_refusal(the_zmk, ("K0",), "zone master key")) is not None:
-            errors["zmk"] = refusal
-        elif the_zmk.algorithm.family is not KeyFamily.TDES:
-            errors["zmk"] = f"Zone master key {the_zmk.label} is not a TDES key."
-        elif the_template is not None and _weaker(the_template.algorithm, the_zmk.algorithm):
-            errors["zmk"] = (
-                f"ZMK {the_zmk.label} ({the_zmk.algorithm.value}) is weaker than a "
-                f"{the_template.algorithm.value} key: a key travels only under a key at least "
-                "as strong (PCI PIN 18-3)."
-            )
+        the_zmk, problem = self._chosen_key(
+            zmk,
+            missing="Choose the zone master key shared with the partner.",
+            refusal=_zmk_refusal,
+        )
+        if problem is None and the_zmk is not None:
+            if the_zmk.algorithm.family is not KeyFamily.TDES:
+                problem = f"Zone master key {the_zmk.label} is not a TDES key."
+            elif the_template is not None and _weaker(the_template.algorithm, the_zmk.algorithm):
+                problem = (
+                    f"ZMK {the_zmk.label} ({the_zmk.algorithm.value}) is weaker than a "
+                    f"{the_template.algorithm.value} key: a key travels only under a key at "
+                    "least as strong (PCI PIN 18-3)."
+                )
+        if problem:
+            errors["zmk"] = problem
         return errors
 
     def set_input(
@@ -2358,10 +2357,6 @@ class LegacyImportFlow(_ExchangeFlow):
         self.encrypted = "".join(encrypted.split()).upper()
         self.zmk, self.template = self.data.key(zmk), the_template.name
 
-    @property
-    def quorum_template(self) -> str | None:
-        return self.template
-
     def review_rows(self) -> list[tuple[str, str]]:
         rows = [("Encrypted key", self.encrypted)]
         if self.zmk is not None:
@@ -2381,9 +2376,7 @@ class LegacyImportFlow(_ExchangeFlow):
     def run(self, call: ImportLegacy) -> ImportedKey:
         if not self.acknowledged:
             raise FlowError(self.validate_warning(False))
-        errors = self.errors(LegacyStep.INPUT)
-        if errors:
-            raise FlowError(errors)
+        self._check(LegacyStep.INPUT)
         assert self.zmk is not None and self.template is not None
         assert self.receive.partner is not None
         return call(
@@ -2394,16 +2387,6 @@ class LegacyImportFlow(_ExchangeFlow):
             expected_kcv=self.receive.expected_kcv,
             label=self.receive.label,
         )
-
-    def record_result(self, result: ImportedKey) -> None:
-        self.result = result
-        self.finish(LegacyStep.RESULT)
-
-    def result_rows(self) -> list[tuple[str, str]]:
-        return _imported_rows(self.result) if self.result else []
-
-    def result_summary(self) -> str:
-        return _imported_summary(self.result) if self.result else "No key was imported yet."
 
     def warnings(self) -> list[str]:
         """The PCI PIN warning first (said again after the import), then the others."""
@@ -2539,27 +2522,23 @@ class DukptExportFlow(_ExchangeFlow):
         self, *, bdk: str | None, kek: str | None, partner: str | None
     ) -> FieldErrors:
         errors = _partner_errors(self.data, partner)
-        the_bdk = self.data.key(bdk)
-        if not (bdk or "").strip():
-            errors["bdk"] = "Choose the base derivation key (TR-31 usage B0)."
-        elif the_bdk is None:
-            errors["bdk"] = f"No active key labelled {bdk!r}."
-        elif (problem := bdk_refusal(the_bdk)) is not None:
+        the_bdk, problem = self._chosen_key(
+            bdk, missing="Choose the base derivation key (TR-31 usage B0).", refusal=bdk_refusal
+        )
+        if problem is None and the_bdk is not None:
+            t = self.data.template_of(the_bdk)
+            if t is None or not t.allows(Action.EXPORT_KEY):
+                name = t.name if t else "(missing)"
+                problem = f"Template {name!r} does not allow exporting keys derived from its keys."
+        if problem:
             errors["bdk"] = problem
-        elif (t := self.data.template_of(the_bdk)) is None or not t.allows(Action.EXPORT_KEY):
-            name = t.name if t else "(missing)"
-            errors["bdk"] = (
-                f"Template {name!r} does not allow exporting keys derived from its keys."
-            )
-        the_kek = self.data.key(kek)
-        if not (kek or "").strip():
-            errors["kek"] = "Choose the transport KEK shared with the partner."
-        elif the_kek is None:
-            errors["kek"] = f"No active key labelled {kek!r}."
-        elif (problem := kek_refusal(the_kek)) is not None:
+        the_kek, problem = self._chosen_key(
+            kek, missing="Choose the transport KEK shared with the partner.", refusal=kek_refusal
+        )
+        if problem is None and the_kek is not None and the_bdk is not None:
+            problem = strength_refusal(the_bdk, the_kek)
+        if problem:
             errors["kek"] = problem
-        elif the_bdk is not None and (weak := strength_refusal(the_bdk, the_kek)) is not None:
-            errors["kek"] = weak
         return errors
 
     def choose(self, *, bdk: str | None, kek: str | None, partner: str | None) -> None:
@@ -2569,8 +2548,7 @@ class DukptExportFlow(_ExchangeFlow):
         new_bdk = self.data.key(bdk)
         if self.bdk is None or new_bdk is None or new_bdk.algorithm != self.bdk.algorithm:
             self.ksns = []  # KSNs of the other DUKPT scheme mean nothing now
-        if self.bdk is None or new_bdk is None or new_bdk.template_id != self.bdk.template_id:
-            self.requirement = None
+        self._forget_quorum_if_template_changes(self.bdk, new_bdk)
         the_partner = self.data.partner(partner)
         assert the_partner is not None
         self.bdk, self.kek, self.partner = new_bdk, self.data.key(kek), the_partner.name
@@ -2727,10 +2705,7 @@ class DukptExportFlow(_ExchangeFlow):
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> DukptExport:
-        for step in (DukptExportStep.CHOOSE, DukptExportStep.KSNS):
-            errors = self.errors(step)
-            if errors:
-                raise FlowError(errors)
+        self._check(DukptExportStep.CHOOSE, DukptExportStep.KSNS)
         assert self.bdk is not None and self.kek is not None and self.partner is not None
 
         def seen(done: int, total: int) -> None:
@@ -2861,12 +2836,10 @@ class DukptTestFlow(_ExchangeFlow):
 
     def validate_choice(self, bdk: str | None, ksn: str) -> FieldErrors:
         errors: FieldErrors = {}
-        the_bdk = self.data.key(bdk)
-        if not (bdk or "").strip():
-            errors["bdk"] = "Choose the test BDK."
-        elif the_bdk is None:
-            errors["bdk"] = f"No active key labelled {bdk!r}."
-        elif (problem := bdk_refusal(the_bdk)) is not None:
+        the_bdk, problem = self._chosen_key(
+            bdk, missing="Choose the test BDK.", refusal=bdk_refusal
+        )
+        if problem:
             errors["bdk"] = problem
         norm = "".join(ksn.split()).upper()
         want = 24 if the_bdk is not None and the_bdk.algorithm.family is KeyFamily.AES else 20
@@ -2892,9 +2865,7 @@ class DukptTestFlow(_ExchangeFlow):
         return self.bdk.template_id if self.bdk else None
 
     def derive(self, call: DeriveTestKeys) -> DukptTestKeys:
-        errors = self.errors(DukptTestStep.CHOOSE)
-        if errors:
-            raise FlowError(errors)
+        self._check(DukptTestStep.CHOOSE)
         assert self.bdk is not None
         return call(self.bdk.label, self.ksn)
 
@@ -2953,11 +2924,29 @@ def _key_name(name: str) -> str:
 # --- the Exchanges page's forms --------------------------------------------------------------
 
 
-def _missing_files(paths: Iterable[Path], what: str) -> str | None:
-    for path in paths:
-        if not path.expanduser().is_file():
-            return f"The {what} file {path} does not exist."
-    return None
+def _missing_files(fields: Iterable[tuple[str, Iterable[Path], str]]) -> FieldErrors:
+    """Each form field (name, its paths, what they hold) whose files do not all exist,
+    with the first that does not."""
+    errors: FieldErrors = {}
+    for field_name, paths, what in fields:
+        missing = next((p for p in paths if not p.expanduser().is_file()), None)
+        if missing is not None:
+            errors[field_name] = f"The {what} file {missing} does not exist."
+    return errors
+
+
+def _notes_errors(notes: str | None) -> FieldErrors:
+    if notes is not None and len(notes.strip()) > 2000:
+        return {"notes": "Partner notes are limited to 2000 characters."}
+    return {}
+
+
+def _read_all(paths: Iterable[Path], what: str) -> list[bytes]:
+    return [read_file(p, what).data for p in paths]
+
+
+def _read_krd(path: Path | None) -> bytes | None:
+    return read_file(path, "KRD certificate").data if path else None
 
 
 @dataclass
@@ -2986,14 +2975,15 @@ class PartnerForm:
                 errors["name"] = f"A partner named {name} already exists."
         if self.kind not in PARTNER_KINDS:
             errors["kind"] = f"Choose what kind of partner it is ({', '.join(PARTNER_KINDS)})."
-        for field_name, paths, what in (
-            ("ca_files", self.ca_files, "CA certificate"),
-            ("crl_files", self.crl_files, "CRL"),
-            ("krd_file", [self.krd_file] if self.krd_file else [], "KRD certificate"),
-        ):
-            problem = _missing_files(paths, what)
-            if problem:
-                errors[field_name] = problem
+        errors.update(
+            _missing_files(
+                (
+                    ("ca_files", self.ca_files, "CA certificate"),
+                    ("crl_files", self.crl_files, "CRL"),
+                    ("krd_file", [self.krd_file] if self.krd_file else [], "KRD certificate"),
+                )
+            )
+        )
         if self.crl_files and not self.ca_files and "crl_files" not in errors:
             errors["crl_files"] = "A CRL is checked against the partner's CAs: add the CA too."
         if self.krd_file and not self.ca_files and "krd_file" not in errors:
@@ -3001,8 +2991,7 @@ class PartnerForm:
                 "The KRD certificate is checked against the partner's CAs: add the CA that "
                 "issued it."
             )
-        if len(self.notes.strip()) > 2000:
-            errors["notes"] = "Partner notes are limited to 2000 characters."
+        errors.update(_notes_errors(self.notes))
         return errors
 
     def read(self) -> dict[str, Any]:
@@ -3013,11 +3002,9 @@ class PartnerForm:
         return {
             "name": self.name.strip(),
             "kind": self.kind,
-            "ca_certificates": [read_file(p, "CA certificate").data for p in self.ca_files],
-            "crls": [read_file(p, "CRL").data for p in self.crl_files],
-            "krd_certificate": (
-                read_file(self.krd_file, "KRD certificate").data if self.krd_file else None
-            ),
+            "ca_certificates": _read_all(self.ca_files, "CA certificate"),
+            "crls": _read_all(self.crl_files, "CRL"),
+            "krd_certificate": _read_krd(self.krd_file),
             "notes": self.notes.strip(),
         }
 
@@ -3039,17 +3026,14 @@ class PartnerUpdateForm:
         return self.notes is not None and self.notes.strip() != self.partner.notes
 
     def validate(self) -> FieldErrors:
-        errors: FieldErrors = {}
-        for field_name, paths, what in (
-            ("add_ca_files", self.add_ca_files, "CA certificate"),
-            ("crl_files", self.crl_files if self.replace_crls else [], "CRL"),
-            ("krd_file", [self.krd_file] if self.krd_file else [], "KRD certificate"),
-        ):
-            problem = _missing_files(paths, what)
-            if problem:
-                errors[field_name] = problem
-        if self.notes is not None and len(self.notes.strip()) > 2000:
-            errors["notes"] = "Partner notes are limited to 2000 characters."
+        errors = _missing_files(
+            (
+                ("add_ca_files", self.add_ca_files, "CA certificate"),
+                ("crl_files", self.crl_files if self.replace_crls else [], "CRL"),
+                ("krd_file", [self.krd_file] if self.krd_file else [], "KRD certificate"),
+            )
+        )
+        errors.update(_notes_errors(self.notes))
         nothing = not (
             self.add_ca_files or self.replace_crls or self.krd_file or self.notes_changed
         )
@@ -3086,13 +3070,9 @@ class PartnerUpdateForm:
         if errors:
             raise FlowError(errors)
         return {
-            "add_ca_certificates": [read_file(p, "CA certificate").data for p in self.add_ca_files],
-            "crls": [read_file(p, "CRL").data for p in self.crl_files]
-            if self.replace_crls
-            else None,
-            "krd_certificate": (
-                read_file(self.krd_file, "KRD certificate").data if self.krd_file else None
-            ),
+            "add_ca_certificates": _read_all(self.add_ca_files, "CA certificate"),
+            "crls": _read_all(self.crl_files, "CRL") if self.replace_crls else None,
+            "krd_certificate": _read_krd(self.krd_file),
             "notes": self.notes.strip() if self.notes_changed and self.notes is not None else None,
         }
 
