@@ -90,6 +90,7 @@ from .wizards import (
     _FlowWizard,
     _form,
     _note,
+    _quorum_box,
     _result_table,
     fill_form,
 )
@@ -780,16 +781,13 @@ class GenerateComponentsWizard(_CeremonyWizard):
         self.result_page = _ResultPage(
             self, self.flow, info(GenerateComponentsStep.RESULT), REMINDER
         )
-        for page_id, page in enumerate(
-            (
-                self.template_page,
-                self.custodians_page,
-                self.output_page,
-                self.review_page,
-                self.result_page,
-            )
-        ):
-            self.setPage(page_id, page)
+        self.add_pages(
+            self.template_page,
+            self.custodians_page,
+            self.output_page,
+            self.review_page,
+            self.result_page,
+        )
         self._session_changed()
 
     def quorum_template(self) -> str | None:
@@ -986,11 +984,7 @@ class _KcvPage(_FlowPage):
         self.model = RowsModel(["Component", "Custodian", "Its check value", "Envelope"], self)
         self.table = _result_table(self.model, "componentTable", self)
         layout.addWidget(self.table)
-        box = QGroupBox("Dual control", self)
-        box_layout = QVBoxLayout(box)
-        self.quorum = QuorumPanel(wizard.state, box)
-        self.quorum.on_checked = wizard.flow.set_requirement
-        box_layout.addWidget(self.quorum)
+        box, self.quorum = _quorum_box(wizard.state, self, wizard.flow.set_requirement)
         layout.addWidget(box)
         self.again = QPushButton("&Type the components again", self)
         self.again.setObjectName("typeAgain")
@@ -1278,16 +1272,13 @@ class ExportComponentsWizard(_CeremonyWizard):
             self, self.flow, info(ExportStep.REVIEW), "&Export and print"
         )
         self.result_page = _ResultPage(self, self.flow, info(ExportStep.RESULT), REMINDER)
-        for page_id, page in enumerate(
-            (
-                self.key_page,
-                self.custodians_page,
-                self.output_page,
-                self.review_page,
-                self.result_page,
-            )
-        ):
-            self.setPage(page_id, page)
+        self.add_pages(
+            self.key_page,
+            self.custodians_page,
+            self.output_page,
+            self.review_page,
+            self.result_page,
+        )
         self._session_changed()
 
     def quorum_template(self) -> str | None:
@@ -1396,14 +1387,11 @@ class MasterKeyBackupWizard(_CeremonyWizard):
             self, self.flow, info(BackupStep.REVIEW), "&Back up and print"
         )
         self.result_page = _ResultPage(self, self.flow, info(BackupStep.RESULT), REMINDER)
-        for page_id, page in enumerate(
-            (
-                self.holders_page,
-                self.scheme_page,
-                self.output_page,
-                self.review_page,
-                self.result_page,
-            )
-        ):
-            self.setPage(page_id, page)
+        self.add_pages(
+            self.holders_page,
+            self.scheme_page,
+            self.output_page,
+            self.review_page,
+            self.result_page,
+        )
         self._session_changed()

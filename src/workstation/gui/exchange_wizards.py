@@ -97,12 +97,12 @@ from .state import AppState
 from .wizards import (
     ERROR_STYLE,
     GOOD_STYLE,
-    QuorumPanel,
     RowsModel,
     _FlowPage,
     _FlowWizard,
     _form,
     _note,
+    _quorum_box,
     _result_table,
     fill_form,
 )
@@ -515,10 +515,7 @@ class _ReviewPage(_FlowPage):
         layout.addWidget(self.summary)
         box, self.rows = _rows_box("The exchange", self)
         layout.addWidget(box)
-        quorum_box = QGroupBox("Dual control", self)
-        quorum_layout = QVBoxLayout(quorum_box)
-        self.quorum = QuorumPanel(wizard.state, quorum_box)
-        quorum_layout.addWidget(self.quorum)
+        quorum_box, self.quorum = _quorum_box(wizard.state, self)
         layout.addWidget(quorum_box)
         if note:
             layout.addWidget(_note(note, self))
@@ -743,9 +740,7 @@ class ExportTr31Wizard(_ExchangeWizard):
         self.choose_page = _Tr31ChoosePage(self)
         self.review_page = _ReviewPage(self, self.flow.info(Tr31ExportStep.REVIEW), "&Export")
         self.result_page = _ResultPage(self, self.flow.info(Tr31ExportStep.RESULT))
-        self.setPage(self.CHOOSE_PAGE, self.choose_page)
-        self.setPage(self.REVIEW_PAGE, self.review_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.choose_page, self.review_page, self.result_page)
         self.exchange_action = lambda: Action.EXPORT_KEY
         self.exchange = self._run
         self.load()
@@ -956,11 +951,7 @@ class _KekPage(_LoadingPage):
         self.add_error("kek", form)
         self.receive = _ReceiveFields(self, form)
         layout.addLayout(form)
-        box = QGroupBox("Dual control", self)
-        box_layout = QVBoxLayout(box)
-        self.quorum = QuorumPanel(wizard.state, box)
-        self.quorum.on_checked = wizard.flow.set_requirement
-        box_layout.addWidget(self.quorum)
+        box, self.quorum = _quorum_box(wizard.state, self, wizard.flow.set_requirement)
         layout.addWidget(box)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
@@ -1013,10 +1004,7 @@ class ImportTr31Wizard(_ExchangeWizard):
         self.header_page = _HeaderPage(self)
         self.kek_page = _KekPage(self)
         self.result_page = _ResultPage(self, self.flow.info(Tr31ImportStep.RESULT))
-        self.setPage(self.BLOCK_PAGE, self.block_page)
-        self.setPage(self.HEADER_PAGE, self.header_page)
-        self.setPage(self.KEK_PAGE, self.kek_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.block_page, self.header_page, self.kek_page, self.result_page)
         self.exchange_action = lambda: Action.IMPORT_KEY
         self.exchange = self._run
         self.load()
@@ -1374,16 +1362,13 @@ class Tr34Wizard(_ExchangeWizard):
         self.send_page = _Tr34SendPage(self)
         self.review_page = _ReviewPage(self, self.flow.info(Tr34Step.REVIEW), "&Start")
         self.result_page = _ResultPage(self, self.flow.info(Tr34Step.RESULT))
-        for page_id, page in enumerate(
-            (
-                self.direction_page,
-                self.receive_page,
-                self.send_page,
-                self.review_page,
-                self.result_page,
-            )
-        ):
-            self.setPage(page_id, page)
+        self.add_pages(
+            self.direction_page,
+            self.receive_page,
+            self.send_page,
+            self.review_page,
+            self.result_page,
+        )
         self.currentIdChanged.connect(self._page_changed)
         self.exchange_action = lambda: self.flow.action
         self.exchange = self._run
@@ -1645,16 +1630,13 @@ class EcdhWizard(_ExchangeWizard):
         self.key_page = _EcdhKeyPage(self)
         self.review_page = _ReviewPage(self, self.flow.info(EcdhStep.REVIEW), "&Start")
         self.result_page = _ResultPage(self, self.flow.info(EcdhStep.RESULT))
-        for page_id, page in enumerate(
-            (
-                self.partner_page,
-                self.agreement_page,
-                self.key_page,
-                self.review_page,
-                self.result_page,
-            )
-        ):
-            self.setPage(page_id, page)
+        self.add_pages(
+            self.partner_page,
+            self.agreement_page,
+            self.key_page,
+            self.review_page,
+            self.result_page,
+        )
         self.currentIdChanged.connect(self._page_changed)
         self.exchange_action = lambda: self.flow.action
         self.exchange = self._run
@@ -1798,10 +1780,7 @@ class LegacyImportWizard(_ExchangeWizard):
         self.input_page = _LegacyInputPage(self)
         self.review_page = _ReviewPage(self, self.flow.info(LegacyStep.REVIEW), "&Import")
         self.result_page = _ResultPage(self, self.flow.info(LegacyStep.RESULT))
-        self.setPage(self.WARNING_PAGE, self.warning_page)
-        self.setPage(self.INPUT_PAGE, self.input_page)
-        self.setPage(self.REVIEW_PAGE, self.review_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.warning_page, self.input_page, self.review_page, self.result_page)
         self.exchange_action = lambda: Action.IMPORT_KEY
         self.exchange = self._run
         self.load()
@@ -2025,10 +2004,7 @@ class DukptExportWizard(_ExchangeWizard):
             "nothing.",
         )
         self.result_page = _ResultPage(self, self.flow.info(DukptExportStep.RESULT))
-        self.setPage(self.CHOOSE_PAGE, self.choose_page)
-        self.setPage(self.KSN_PAGE, self.ksn_page)
-        self.setPage(self.REVIEW_PAGE, self.review_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.choose_page, self.ksn_page, self.review_page, self.result_page)
         self.exchange_action = lambda: Action.EXPORT_KEY
         self.exchange = self._run
         self.load()
@@ -2089,10 +2065,7 @@ class _DukptTestPage(_LoadingPage):
         form.addRow("KSN:", self.ksn)
         self.add_error("ksn", form)
         layout.addLayout(form)
-        box = QGroupBox("Dual control", self)
-        box_layout = QVBoxLayout(box)
-        self.quorum = QuorumPanel(wizard.state, box)
-        box_layout.addWidget(self.quorum)
+        box, self.quorum = _quorum_box(wizard.state, self)
         layout.addWidget(box)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
@@ -2133,8 +2106,7 @@ class DukptTestWizard(_ExchangeWizard):
         self.flow: DukptTestFlow = DukptTestFlow()
         self.choose_page = _DukptTestPage(self)
         self.result_page = _ResultPage(self, self.flow.info(DukptTestStep.RESULT))
-        self.setPage(self.CHOOSE_PAGE, self.choose_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.choose_page, self.result_page)
         self.exchange_action = lambda: Action.DERIVE_TEST_KEYS
         self.exchange = lambda session, _control: self.flow.derive(
             partial(state.services.interchange.derive_test_keys, session)

@@ -269,6 +269,21 @@ class QuorumPanel(QWidget):
             self.on_checked(requirement)
 
 
+def _quorum_box(
+    state: AppState,
+    parent: QWidget,
+    on_checked: Callable[[Requirement], None] | None = None,
+) -> tuple[QGroupBox, QuorumPanel]:
+    """The "Dual control" box of a page: what the action needs and who is missing
+    (``on_checked`` hears each answer)."""
+    box = QGroupBox("Dual control", parent)
+    layout = QVBoxLayout(box)
+    panel = QuorumPanel(state, box)
+    panel.on_checked = on_checked
+    layout.addWidget(panel)
+    return box, panel
+
+
 # --- the wizard base ---------------------------------------------------------------------
 
 
@@ -288,6 +303,12 @@ class _FlowWizard(QWizard):
         self.resize(820, 620)
         self.finished.connect(self._on_finished)
         state.runner.busy_changed.connect(self._on_busy)
+
+    def add_pages(self, *pages: QWizardPage) -> None:
+        """Register ``pages`` under the ids 0, 1, 2… in the order given (the order of the
+        wizard's page constants)."""
+        for page_id, page in enumerate(pages):
+            self.setPage(page_id, page)
 
     def call(
         self,
@@ -588,10 +609,7 @@ class _GenerateQuorumPage(_FlowPage):
         self.summary = _note("", self)
         self.summary.setObjectName("generateSummary")
         layout.addWidget(self.summary)
-        box = QGroupBox("Dual control", self)
-        box_layout = QVBoxLayout(box)
-        self.quorum = QuorumPanel(wizard.state, box)
-        box_layout.addWidget(self.quorum)
+        box, self.quorum = _quorum_box(wizard.state, self, wizard.flow.set_requirement)
         layout.addWidget(box)
         self.bulk = _note(
             "Several keys: a progress window shows how far generation has come, and Cancel "
@@ -602,7 +620,6 @@ class _GenerateQuorumPage(_FlowPage):
         layout.addWidget(self.bulk)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
-        self.quorum.on_checked = wizard.flow.set_requirement
 
     def initializePage(self) -> None:
         flow = self.w.flow
@@ -673,10 +690,7 @@ class GenerateKeyWizard(_FlowWizard):
         self.review_page = _GenerateReviewPage(self)
         self.quorum_page = _GenerateQuorumPage(self)
         self.result_page = _GenerateResultPage(self)
-        self.setPage(self.TEMPLATE_PAGE, self.template_page)
-        self.setPage(self.REVIEW_PAGE, self.review_page)
-        self.setPage(self.QUORUM_PAGE, self.quorum_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.template_page, self.review_page, self.quorum_page, self.result_page)
 
     def generate(self) -> None:
         flow = self.flow
@@ -839,11 +853,7 @@ class _RotateQuorumPage(_FlowPage):
         self.summary = _note("", self)
         self.summary.setObjectName("rotateSummary")
         layout.addWidget(self.summary)
-        box = QGroupBox("Dual control", self)
-        box_layout = QVBoxLayout(box)
-        self.quorum = QuorumPanel(wizard.state, box)
-        self.quorum.on_checked = wizard.flow.set_requirement
-        box_layout.addWidget(self.quorum)
+        box, self.quorum = _quorum_box(wizard.state, self, wizard.flow.set_requirement)
         layout.addWidget(box)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
@@ -898,9 +908,7 @@ class RotateWizard(_FlowWizard):
         self.review_page = _RotateReviewPage(self)
         self.quorum_page = _RotateQuorumPage(self)
         self.result_page = _RotateResultPage(self)
-        self.setPage(self.REVIEW_PAGE, self.review_page)
-        self.setPage(self.QUORUM_PAGE, self.quorum_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.review_page, self.quorum_page, self.result_page)
 
     def rotate(self) -> None:
         flow = self.flow
@@ -1102,10 +1110,7 @@ class _ConfirmPage(_FlowPage):
         self.rows = _form()
         box.setLayout(self.rows)
         layout.addWidget(box)
-        quorum_box = QGroupBox("Dual control", self)
-        quorum_layout = QVBoxLayout(quorum_box)
-        self.quorum = QuorumPanel(wizard.state, quorum_box)
-        quorum_layout.addWidget(self.quorum)
+        quorum_box, self.quorum = _quorum_box(wizard.state, self)
         layout.addWidget(quorum_box)
         self.confirm = QCheckBox(self)
         self.confirm.setObjectName("confirmIrreversible")
@@ -1179,10 +1184,7 @@ class StateChangeWizard(_FlowWizard):
         self.reason_page = _ReasonPage(self)
         self.confirm_page = _ConfirmPage(self)
         self.result_page = _StateResultPage(self)
-        self.setPage(self.KEY_PAGE, self.key_page)
-        self.setPage(self.REASON_PAGE, self.reason_page)
-        self.setPage(self.CONFIRM_PAGE, self.confirm_page)
-        self.setPage(self.RESULT_PAGE, self.result_page)
+        self.add_pages(self.key_page, self.reason_page, self.confirm_page, self.result_page)
         self.update_title()
 
     def update_title(self) -> None:
