@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -83,6 +84,7 @@ from workstation.services.app import WorkstationServices
 from workstation.services.interchange import (
     MAX_DUKPT_DEVICES,
     DukptExport,
+    DukptTestKeys,
     ExportedKey,
     ImportedKey,
     KeyBlockInfo,
@@ -272,11 +274,9 @@ class _FileField(QWidget):
         self.error = ""
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(
-            self, f"Choose the {self.what}", self.w.folder(), "All files (*)"
-        )
-        if chosen:
-            self.load(Path(chosen))
+        path = self.w.ask_open(self, f"Choose the {self.what}")
+        if path is not None:
+            self.load(path)
 
     def load(self, path: Path) -> None:
         """Read ``path`` (small files: certificates, tokens, key blocks)."""
@@ -333,15 +333,17 @@ def _label_edit(parent: QWidget) -> QLineEdit:
 
 class _ExchangeWizard(_FlowWizard):
     """An exchange wizard: reads what it chooses from once, runs the exchange under its
-    quorum, and saves what the person asks to save."""
+    quorum, and saves what the person asks to save.
+
+    Each wizard says the action whose quorum its exchange takes (``ACTION``, or
+    ``action()`` where the direction decides) and defines ``exchange``, the service call
+    on its flow (run on the device thread); it registers its pages, then calls ``load``."""
 
     loaded = Signal()
     flow: Any
     imports = False  # an import changes the inventory
     cancellable = False
-    # Set by each wizard when it is made: the action whose quorum the exchange takes, and
-    # the service call on the flow (run on the device thread).
-    exchange_action: Callable[[], Action]
+    ACTION: Action
     exchange: Callable[[Session, JobControl], Any]
 
     def __init__(self, state: AppState, parent: QWidget | None) -> None:
@@ -373,7 +375,7 @@ class _ExchangeWizard(_FlowWizard):
     # running
 
     def action(self) -> Action:
-        return self.exchange_action()
+        return self.ACTION
 
     def work_title(self) -> str:
         return self.windowTitle()
@@ -410,6 +412,27 @@ class _ExchangeWizard(_FlowWizard):
     def remember_folder(self, path: Path) -> None:
         self.state.settings.setValue(SETTINGS_FOLDER, str(path.parent))
 
+    def ask_open(self, parent: QWidget, title: str, filters: str = "All files (*)") -> Path | None:
+        """The file the person chooses to read, starting in the last folder used."""
+        chosen, _ = QFileDialog.getOpenFileName(parent, title, self.folder(), filters)
+        return Path(chosen) if chosen else None
+
+    def ask_save(self, parent: QWidget, title: str, suggested: str) -> Path | None:
+        """The new file the person chooses to write (the dialog does not ask about
+        replacing a file: writing refuses an existing one); its folder is remembered."""
+        chosen, _ = QFileDialog.getSaveFileName(
+            parent,
+            title,
+            str(Path(self.folder()) / suggested),
+            "All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not chosen:
+            return None
+        path = Path(chosen)
+        self.remember_folder(path)
+        return path
+
     def save(
         self,
         data: bytes,
@@ -420,17 +443,9 @@ class _ExchangeWizard(_FlowWizard):
     ) -> None:
         """Ask for a new file and write ``data`` to it, whole or not at all (on the device
         thread: a DUKPT file may be large); an existing file is refused, never replaced."""
-        chosen, _ = QFileDialog.getSaveFileName(
-            self,
-            f"Save the {what}",
-            str(Path(self.folder()) / suggested),
-            "All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
-        )
-        if not chosen:
+        path = self.ask_save(self, f"Save the {what}", suggested)
+        if path is None:
             return
-        path = Path(chosen)
-        self.remember_folder(path)
 
         def work(_: JobControl) -> Path:
             return write_new(str(path), data)
@@ -461,15 +476,79 @@ class _ExchangeWizard(_FlowWizard):
         return ""
 
 
+class _TwoWayWizard(_ExchangeWizard):
+    """A wizard that receives or sends a key (TR-34, ECDH): the quorum is the chosen
+    direction's, and the review's button says which it does."""
+
+    REVIEW_PAGE: int
+    review_page: _ReviewPage
+    flow: Tr34Flow | EcdhFlow
+
+    def __init__(self, state: AppState, parent: QWidget | None) -> None:
+        super().__init__(state, parent)
+        self.currentIdChanged.connect(self._page_changed)
+
+    def action(self) -> Action:
+        return self.flow.action
+
+    def _page_changed(self, page_id: int) -> None:
+        if page_id == self.REVIEW_PAGE:
+            sending = self.flow.direction is Direction.EXPORT
+            self.review_page.setButtonText(
+                QWizard.WizardButton.CommitButton, "&Send" if sending else "&Import"
+            )
+
+
 # --- shared pages --------------------------------------------------------------------------
 
+W = TypeVar("W", bound=QWidget)
 
-class _LoadingPage(_FlowPage):
+
+class _ExchangePage(_FlowPage):
+    """A page of an exchange wizard, titled by its flow step."""
+
+    def __init__(self, wizard: _ExchangeWizard, info: StepInfo, name: str) -> None:
+        super().__init__(info.title, info.subtitle, wizard)
+        self.setObjectName(name)
+        self.w = wizard
+
+    def add_field(self, form: QFormLayout, label: str, widget: W, field: str) -> W:
+        """``widget`` on a row of ``form``, with the error of ``field`` beneath it."""
+        form.addRow(label, widget)
+        self.add_error(field, form)
+        return widget
+
+    def accept_step(self, step: Any, errors: FieldErrors, store: Callable[[], None]) -> bool:
+        """A page's input, checked by the flow's validator: the errors shown next to their
+        fields, or the flow taken back to ``step``, the input stored and the flow moved
+        on (``validatePage``'s answer)."""
+        if not self.show_errors(errors):
+            return False
+        flow = self.w.flow
+        flow.back_to(step)
+        store()
+        flow.advance()
+        return True
+
+
+def _exportability_field(
+    page: _ExchangePage, form: QFormLayout, key: _Choice, flow: Any, parent: QWidget | None = None
+) -> _Choice:
+    """What the block says of exporting the key, offered anew for each key chosen in
+    ``key``: the key's own exportability or a narrower one (``flow.exportabilities``)."""
+    choice = _Choice("exportabilityChoice", parent or page)
+    page.add_field(form, "Exportability:", choice, "exportability")
+    key.currentIndexChanged.connect(
+        lambda *_: choice.set_items(_swap(flow.exportabilities(key.value())), placeholder=None)
+    )
+    return choice
+
+
+class _LoadingPage(_ExchangePage):
     """A page that fills its lists once the wizard's data is read."""
 
-    def __init__(self, wizard: _ExchangeWizard, info: StepInfo) -> None:
-        super().__init__(info.title, info.subtitle, wizard)
-        self.w = wizard
+    def __init__(self, wizard: _ExchangeWizard, info: StepInfo, name: str) -> None:
+        super().__init__(wizard, info, name)
         self.status = _note("Reading the partners and keys…", self)
         self.status.setObjectName("loadStatus")
         wizard.loaded.connect(self._loaded)
@@ -497,15 +576,13 @@ class _LoadingPage(_FlowPage):
         return self.w.data is not None and super().isComplete()
 
 
-class _ReviewPage(_FlowPage):
+class _ReviewPage(_ExchangePage):
     """What the exchange does, the quorum it needs, and the button that starts it."""
 
     def __init__(
         self, wizard: _ExchangeWizard, info: StepInfo, commit: str, note: str = ""
     ) -> None:
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("reviewPage")
-        self.w = wizard
+        super().__init__(wizard, info, "reviewPage")
         self.commit = commit
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, commit)
@@ -543,14 +620,12 @@ class _ReviewPage(_FlowPage):
         return False
 
 
-class _ResultPage(_FlowPage):
+class _ResultPage(_ExchangePage):
     """The outcome: a summary, warnings in plain sight, the facts, the key block where
     there is one, what to tell the partner, and "Save…" where there is a file to save."""
 
     def __init__(self, wizard: _ExchangeWizard, info: StepInfo) -> None:
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("resultPage")
-        self.w = wizard
+        super().__init__(wizard, info, "resultPage")
         layout = QVBoxLayout(self)
         self.banner = QLabel(self)
         self.banner.setObjectName("resultBanner")
@@ -654,27 +729,18 @@ class _ResultPage(_FlowPage):
 
 class _Tr31ChoosePage(_LoadingPage):
     def __init__(self, wizard: ExportTr31Wizard) -> None:
-        super().__init__(wizard, wizard.flow.info(Tr31ExportStep.CHOOSE))
-        self.setObjectName("choosePage")
+        super().__init__(wizard, wizard.flow.info(Tr31ExportStep.CHOOSE), "choosePage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         form = _form()
-        self.partner = _Choice("partnerChoice", self)
-        form.addRow("Partner:", self.partner)
-        self.add_error("partner", form)
-        self.key = _Choice("keyChoice", self)
-        form.addRow("Key to export:", self.key)
-        self.add_error("key", form)
-        self.kek = _Choice("kekChoice", self)
-        form.addRow("Key encryption key:", self.kek)
-        self.add_error("kek", form)
-        self.version = _Choice("versionChoice", self)
-        form.addRow("TR-31 version:", self.version)
-        self.add_error("version", form)
-        self.exportability = _Choice("exportabilityChoice", self)
-        form.addRow("Exportability:", self.exportability)
-        self.add_error("exportability", form)
+        self.partner = self.add_field(form, "Partner:", _Choice("partnerChoice", self), "partner")
+        self.key = self.add_field(form, "Key to export:", _Choice("keyChoice", self), "key")
+        self.kek = self.add_field(form, "Key encryption key:", _Choice("kekChoice", self), "kek")
+        self.version = self.add_field(
+            form, "TR-31 version:", _Choice("versionChoice", self), "version"
+        )
+        self.exportability = _exportability_field(self, form, self.key, self.flow)
         layout.addLayout(form)
         layout.addWidget(
             _note(
@@ -687,7 +753,6 @@ class _Tr31ChoosePage(_LoadingPage):
         layout.addWidget(self.general_error)
         layout.addStretch(1)
         self.kek.currentIndexChanged.connect(self._kek_changed)
-        self.key.currentIndexChanged.connect(self._key_changed)
 
     def fill(self) -> None:
         data = self.w.data
@@ -703,11 +768,6 @@ class _Tr31ChoosePage(_LoadingPage):
         if default:
             self.version.choose(default)
 
-    def _key_changed(self, *_: Any) -> None:
-        self.exportability.set_items(
-            _swap(self.flow.exportabilities(self.key.value())), placeholder=None
-        )
-
     def values(self) -> dict[str, Any]:
         return {
             "partner": self.partner.value(),
@@ -719,18 +779,18 @@ class _Tr31ChoosePage(_LoadingPage):
 
     def validatePage(self) -> bool:
         values = self.values()
-        if not self.show_errors(self.flow.validate_choice(**values)):
-            return False
-        self.flow.back_to(Tr31ExportStep.CHOOSE)
-        self.flow.choose(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            Tr31ExportStep.CHOOSE,
+            self.flow.validate_choice(**values),
+            lambda: self.flow.choose(**values),
+        )
 
 
 class ExportTr31Wizard(_ExchangeWizard):
     """A key as a TR-31 key block under a KEK shared with the partner."""
 
     CHOOSE_PAGE, REVIEW_PAGE, RESULT_PAGE = range(3)
+    ACTION = Action.EXPORT_KEY
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -741,15 +801,13 @@ class ExportTr31Wizard(_ExchangeWizard):
         self.review_page = _ReviewPage(self, self.flow.info(Tr31ExportStep.REVIEW), "&Export")
         self.result_page = _ResultPage(self, self.flow.info(Tr31ExportStep.RESULT))
         self.add_pages(self.choose_page, self.review_page, self.result_page)
-        self.exchange_action = lambda: Action.EXPORT_KEY
-        self.exchange = self._run
         self.load()
 
     def work_title(self) -> str:
         key = self.flow.key.label if self.flow.key else "the key"
         return f"Exporting {key} to {self.flow.partner}"
 
-    def _run(self, session: Session, control: JobControl) -> ExportedKey:
+    def exchange(self, session: Session, control: JobControl) -> ExportedKey:
         return self.flow.export(partial(self.state.services.interchange.export_tr31, session))
 
     def result_block(self) -> str:
@@ -774,14 +832,11 @@ def _block_editor(parent: QWidget) -> QPlainTextEdit:
     return edit
 
 
-class _BlockPage(_FlowPage):
+class _BlockPage(_ExchangePage):
     """Paste or load the key block; its header is read by the service (no KEK needed)."""
 
     def __init__(self, wizard: ImportTr31Wizard) -> None:
-        info = wizard.flow.info(Tr31ImportStep.BLOCK)
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("blockPage")
-        self.w = wizard
+        super().__init__(wizard, wizard.flow.info(Tr31ImportStep.BLOCK), "blockPage")
         self.reading = False
         layout = QVBoxLayout(self)
         self.edit = _block_editor(self)
@@ -801,11 +856,11 @@ class _BlockPage(_FlowPage):
         layout.addStretch(1)
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(
-            self, "Load the key block", self.w.folder(), "Key blocks (*.txt *.tr31);;All files (*)"
+        path = self.w.ask_open(
+            self, "Load the key block", "Key blocks (*.txt *.tr31);;All files (*)"
         )
-        if chosen:
-            self.load(Path(chosen))
+        if path is not None:
+            self.load(path)
 
     def load(self, path: Path) -> None:
         self.w.remember_folder(path)
@@ -860,21 +915,18 @@ class _BlockPage(_FlowPage):
         self.w.call(work, done, failed, title="read the key block's header")
 
 
-class _HeaderPage(_FlowPage):
+class _HeaderPage(_ExchangePage):
     """The header as the service reads it, and the template the key is recorded under."""
 
     def __init__(self, wizard: ImportTr31Wizard) -> None:
-        info = wizard.flow.info(Tr31ImportStep.HEADER)
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("headerPage")
-        self.w = wizard
+        super().__init__(wizard, wizard.flow.info(Tr31ImportStep.HEADER), "headerPage")
         layout = QVBoxLayout(self)
         box, self.rows = _rows_box("The key block's header", self)
         layout.addWidget(box)
         form = _form()
-        self.template = _Choice("templateChoice", self)
-        form.addRow("Recorded under template:", self.template)
-        self.add_error("template", form)
+        self.template = self.add_field(
+            form, "Recorded under template:", _Choice("templateChoice", self), "template"
+        )
         layout.addLayout(form)
         self.templates_note = _note("", self)
         self.templates_note.setObjectName("templatesNote")
@@ -905,50 +957,49 @@ class _HeaderPage(_FlowPage):
     def validatePage(self) -> bool:
         flow = self.w.flow
         name = self.template.value()
-        if not self.show_errors(flow.validate_template(name)):
-            return False
-        flow.back_to(Tr31ImportStep.HEADER)
-        flow.choose_template(name)
-        flow.advance()
-        return True
+        return self.accept_step(
+            Tr31ImportStep.HEADER, flow.validate_template(name), lambda: flow.choose_template(name)
+        )
 
 
 class _ReceiveFields:
     """The partner, the sender's check value and an optional label, on a page's form."""
 
-    def __init__(self, page: _FlowPage, form: Any, *, partner: bool = True) -> None:
+    def __init__(self, page: _ExchangePage, form: QFormLayout, *, partner: bool = True) -> None:
+        self.with_partner = partner
         self.partner = _Choice("partnerChoice", page)
         if partner:
-            form.addRow("Partner:", self.partner)
-            page.add_error("partner", form)
+            page.add_field(form, "Partner:", self.partner, "partner")
         else:
             self.partner.hide()
-        self.kcv = _kcv_edit("partnerKcv", page)
+        self.kcv = page.add_field(
+            form, "The partner's check value:", _kcv_edit("partnerKcv", page), "kcv"
+        )
         self.kcv.textChanged.connect(lambda _t: page.errors["kcv"].show_error(None))
-        form.addRow("The partner's check value:", self.kcv)
-        page.add_error("kcv", form)
-        self.label = _label_edit(page)
-        form.addRow("Key label (optional):", self.label)
-        page.add_error("label", form)
+        self.label = page.add_field(form, "Key label (optional):", _label_edit(page), "label")
 
     def fill(self, data: ExchangeData) -> None:
         self.partner.set_items((n, n) for n in data.partner_names)
+
+    def values(self) -> dict[str, Any]:
+        """The flow's ``partner`` (where the page asks it), ``kcv`` and ``label``."""
+        values: dict[str, Any] = {"kcv": self.kcv.text(), "label": self.label.text()}
+        if self.with_partner:
+            values["partner"] = self.partner.value()
+        return values
 
 
 class _KekPage(_LoadingPage):
     """The KEK, the partner and the partner's check value; the import starts here."""
 
     def __init__(self, wizard: ImportTr31Wizard) -> None:
-        super().__init__(wizard, wizard.flow.info(Tr31ImportStep.KEK))
-        self.setObjectName("kekPage")
+        super().__init__(wizard, wizard.flow.info(Tr31ImportStep.KEK), "kekPage")
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "&Import")
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         form = _form()
-        self.kek = _Choice("kekChoice", self)
-        form.addRow("Key encryption key:", self.kek)
-        self.add_error("kek", form)
+        self.kek = self.add_field(form, "Key encryption key:", _Choice("kekChoice", self), "kek")
         self.receive = _ReceiveFields(self, form)
         layout.addLayout(form)
         box, self.quorum = _quorum_box(wizard.state, self, wizard.flow.set_requirement)
@@ -968,24 +1019,17 @@ class _KekPage(_LoadingPage):
         self.quorum.ask(Action.IMPORT_KEY, self.w.flow.quorum_template)
 
     def values(self) -> dict[str, Any]:
-        return {
-            "partner": self.receive.partner.value(),
-            "kek": self.kek.value(),
-            "kcv": self.receive.kcv.text(),
-            "label": self.receive.label.text(),
-        }
+        return {"kek": self.kek.value(), **self.receive.values()}
 
     def validatePage(self) -> bool:
         flow = self.w.flow
         if self.w.result is not None:
             return True
         values = self.values()
-        if not self.show_errors(flow.validate_kek(**values)):
-            return False
-        flow.back_to(Tr31ImportStep.KEK)
-        flow.set_kek(**values)
-        flow.advance()
-        self.w.start()
+        if self.accept_step(
+            Tr31ImportStep.KEK, flow.validate_kek(**values), lambda: flow.set_kek(**values)
+        ):
+            self.w.start()
         return False
 
 
@@ -993,6 +1037,7 @@ class ImportTr31Wizard(_ExchangeWizard):
     """A TR-31 key block from a partner, stored pre-active."""
 
     BLOCK_PAGE, HEADER_PAGE, KEK_PAGE, RESULT_PAGE = range(4)
+    ACTION = Action.IMPORT_KEY
     imports = True
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
@@ -1005,14 +1050,12 @@ class ImportTr31Wizard(_ExchangeWizard):
         self.kek_page = _KekPage(self)
         self.result_page = _ResultPage(self, self.flow.info(Tr31ImportStep.RESULT))
         self.add_pages(self.block_page, self.header_page, self.kek_page, self.result_page)
-        self.exchange_action = lambda: Action.IMPORT_KEY
-        self.exchange = self._run
         self.load()
 
     def work_title(self) -> str:
         return f"Importing the key block from {self.flow.receive.partner}"
 
-    def _run(self, session: Session, control: JobControl) -> ImportedKey:
+    def exchange(self, session: Session, control: JobControl) -> ImportedKey:
         return self.flow.run(partial(self.state.services.interchange.import_tr31, session))
 
 
@@ -1024,14 +1067,12 @@ class _DirectionPage(_LoadingPage):
 
     def __init__(
         self,
-        wizard: _ExchangeWizard,
+        wizard: _TwoWayWizard,
         info: StepInfo,
         texts: tuple[str, str],
-        *,
-        extra: QWidget | None = None,
+        name: str = "directionPage",
     ) -> None:
-        super().__init__(wizard, info)
-        self.setObjectName("directionPage")
+        super().__init__(wizard, info, name)
         self.layout_ = QVBoxLayout(self)
         self.layout_.addWidget(self.status)
         self.group = QButtonGroup(self)
@@ -1076,12 +1117,11 @@ class _Tr34DirectionPage(_DirectionPage):
     def validatePage(self) -> bool:
         flow = self.w.flow
         direction = self.direction()
-        if not self.show_errors(flow.validate_direction(direction)):
-            return False
-        flow.back_to(Tr34Step.DIRECTION)
-        flow.choose_direction(direction)
-        flow.advance()
-        return True
+        return self.accept_step(
+            Tr34Step.DIRECTION,
+            flow.validate_direction(direction),
+            lambda: flow.choose_direction(direction),
+        )
 
     def nextId(self) -> int:
         if self.direction() is Direction.EXPORT:
@@ -1091,28 +1131,33 @@ class _Tr34DirectionPage(_DirectionPage):
 
 class _Tr34ReceivePage(_LoadingPage):
     def __init__(self, wizard: Tr34Wizard) -> None:
-        super().__init__(wizard, wizard.flow.info(Tr34Step.RECEIVE))
-        self.setObjectName("receivePage")
+        super().__init__(wizard, wizard.flow.info(Tr34Step.RECEIVE), "receivePage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         form = _form()
-        self.token = _FileField("tokenFile", "TR-34 key token", wizard, self, optional=False)
+        self.token = self.add_field(
+            form,
+            "Key token:",
+            _FileField("tokenFile", "TR-34 key token", wizard, self, optional=False),
+            "token",
+        )
         self.token.chosen.connect(self._token_chosen)
-        form.addRow("Key token:", self.token)
-        self.add_error("token", form)
         self.token_box, self.token_rows = _rows_box("What the token says (not yet verified)", self)
         self.token_box.hide()
         form.addRow(self.token_box)
-        self.kdh = _FileField("kdhCertificate", "KDH certificate", wizard, self, optional=True)
+        self.kdh = self.add_field(
+            form,
+            "KDH certificate (if not in it):",
+            _FileField("kdhCertificate", "KDH certificate", wizard, self, optional=True),
+            "kdh_certificate",
+        )
         self.kdh.chosen.connect(self._kdh_chosen)
         self.kdh.setToolTip("Only for a token that does not carry it (TR-34-2012 allows that).")
-        form.addRow("KDH certificate (if not in it):", self.kdh)
-        self.add_error("kdh_certificate", form)
         self.receive = _ReceiveFields(self, form)
-        self.template = _Choice("templateChoice", self)
-        form.addRow("Recorded under template:", self.template)
-        self.add_error("template", form)
+        self.template = self.add_field(
+            form, "Recorded under template:", _Choice("templateChoice", self), "template"
+        )
         layout.addLayout(form)
         box = QGroupBox("Two-pass", self)
         two_pass = QVBoxLayout(box)
@@ -1197,17 +1242,11 @@ class _Tr34ReceivePage(_LoadingPage):
         if not partner:
             self.errors["partner"].show_error("Choose the partner first: the token is for them.")
             return
-        chosen, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save the random number token",
-            str(Path(self.w.folder()) / self.flow.nonce_file_name(partner)),
-            "All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+        path = self.w.ask_save(
+            self, "Save the random number token", self.flow.nonce_file_name(partner)
         )
-        if not chosen:
+        if path is None:
             return
-        path = Path(chosen)
-        self.w.remember_folder(path)
         if path.exists():
             self.errors["nonce"].show_error(
                 f"{path} exists; choose a new file name (nothing is overwritten)."
@@ -1231,11 +1270,9 @@ class _Tr34ReceivePage(_LoadingPage):
         self.w.call(work, made, title="make a random number token")
 
     def ask_nonce(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(
-            self, "Load the random number token", self.w.folder(), "All files (*)"
-        )
-        if chosen:
-            self.load_nonce_file(Path(chosen))
+        path = self.w.ask_open(self, "Load the random number token")
+        if path is not None:
+            self.load_nonce_file(path)
 
     def load_nonce_file(self, path: Path) -> None:
         try:
@@ -1250,23 +1287,15 @@ class _Tr34ReceivePage(_LoadingPage):
             self.nonce.setStyleSheet(NEUTRAL_STYLE)
 
     def values(self) -> dict[str, Any]:
-        return {
-            "partner": self.receive.partner.value(),
-            "template": self.template.value(),
-            "kcv": self.receive.kcv.text(),
-            "label": self.receive.label.text(),
-        }
+        return {"template": self.template.value(), **self.receive.values()}
 
     def validatePage(self) -> bool:
         flow = self.flow
         flow.two_pass = self.two_pass.isChecked()
         values = self.values()
-        if not self.show_errors(flow.validate_receive(**values)):
-            return False
-        flow.back_to(Tr34Step.RECEIVE)
-        flow.set_receive(**values)
-        flow.advance()
-        return True
+        return self.accept_step(
+            Tr34Step.RECEIVE, flow.validate_receive(**values), lambda: flow.set_receive(**values)
+        )
 
     def nextId(self) -> int:
         return Tr34Wizard.REVIEW_PAGE
@@ -1274,29 +1303,26 @@ class _Tr34ReceivePage(_LoadingPage):
 
 class _Tr34SendPage(_LoadingPage):
     def __init__(self, wizard: Tr34Wizard) -> None:
-        super().__init__(wizard, wizard.flow.info(Tr34Step.SEND))
-        self.setObjectName("sendPage")
+        super().__init__(wizard, wizard.flow.info(Tr34Step.SEND), "sendPage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         form = _form()
-        self.key = _Choice("keyChoice", self)
-        form.addRow("Key to send:", self.key)
-        self.add_error("key", form)
-        self.partner = _Choice("partnerChoice", self)
-        form.addRow("Partner (with a KRD certificate):", self.partner)
-        self.add_error("partner", form)
+        self.key = self.add_field(form, "Key to send:", _Choice("keyChoice", self), "key")
+        self.partner = self.add_field(
+            form, "Partner (with a KRD certificate):", _Choice("partnerChoice", self), "partner"
+        )
         self.edition = _Choice("editionChoice", self)
         self.edition.set_items(((f"{e} — {t}", e) for e, t in EDITIONS.items()), placeholder=None)
-        form.addRow("TR-34 edition:", self.edition)
-        self.add_error("edition", form)
-        self.nonce = _FileField("partnerNonce", "random number token", wizard, self, optional=True)
+        self.add_field(form, "TR-34 edition:", self.edition, "edition")
+        self.nonce = self.add_field(
+            form,
+            "Partner's random number token (two-pass):",
+            _FileField("partnerNonce", "random number token", wizard, self, optional=True),
+            "partner_nonce",
+        )
         self.nonce.chosen.connect(self._nonce_chosen)
-        form.addRow("Partner's random number token (two-pass):", self.nonce)
-        self.add_error("partner_nonce", form)
-        self.exportability = _Choice("exportabilityChoice", self)
-        form.addRow("Exportability:", self.exportability)
-        self.add_error("exportability", form)
+        self.exportability = _exportability_field(self, form, self.key, self.flow)
         layout.addLayout(form)
         layout.addWidget(
             _note(
@@ -1307,11 +1333,6 @@ class _Tr34SendPage(_LoadingPage):
         )
         layout.addWidget(self.general_error)
         layout.addStretch(1)
-        self.key.currentIndexChanged.connect(
-            lambda *_: self.exportability.set_items(
-                _swap(self.flow.exportabilities(self.key.value())), placeholder=None
-            )
-        )
 
     def fill(self) -> None:
         self.key.set_keys(self.flow.exportable_keys())
@@ -1336,18 +1357,13 @@ class _Tr34SendPage(_LoadingPage):
         errors = self.flow.validate_send(**values)
         if self.nonce.error:
             errors["partner_nonce"] = self.nonce.error
-        if not self.show_errors(errors):
-            return False
-        self.flow.back_to(Tr34Step.SEND)
-        self.flow.set_send(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(Tr34Step.SEND, errors, lambda: self.flow.set_send(**values))
 
     def nextId(self) -> int:
         return Tr34Wizard.REVIEW_PAGE
 
 
-class Tr34Wizard(_ExchangeWizard):
+class Tr34Wizard(_TwoWayWizard):
     """Receive a key as KRD, or send one as KDH, by TR-34."""
 
     DIRECTION_PAGE, RECEIVE_PAGE, SEND_PAGE, REVIEW_PAGE, RESULT_PAGE = range(5)
@@ -1369,34 +1385,18 @@ class Tr34Wizard(_ExchangeWizard):
             self.review_page,
             self.result_page,
         )
-        self.currentIdChanged.connect(self._page_changed)
-        self.exchange_action = lambda: self.flow.action
-        self.exchange = self._run
         self.load()
-
-    def _page_changed(self, page_id: int) -> None:
-        if page_id == self.REVIEW_PAGE:
-            sending = self.flow.direction is Direction.EXPORT
-            self.review_page.setButtonText(
-                QWizard.WizardButton.CommitButton, "&Send" if sending else "&Import"
-            )
 
     def work_title(self) -> str:
         if self.flow.direction is Direction.EXPORT:
             return f"Sending {self.flow.key.label if self.flow.key else 'the key'} by TR-34"
         return "Receiving the TR-34 key token"
 
-    def _run(self, session: Session, control: JobControl) -> ImportedKey | ExportedKey:
+    def exchange(self, session: Session, control: JobControl) -> ImportedKey | ExportedKey:
         interchange = self.state.services.interchange
         if self.flow.direction is Direction.EXPORT:
             return self.flow.run_export(partial(interchange.export_tr34, session))
         return self.flow.run_import(partial(interchange.import_tr34, session))
-
-    def result_block(self) -> str:
-        return ""
-
-    def result_table(self) -> tuple[Sequence[str], list[tuple[str, ...]]]:
-        return (), []
 
     def payload(self) -> tuple[bytes, str, str] | None:
         if self.flow.exported is None:
@@ -1413,19 +1413,18 @@ class _EcdhPartnerPage(_DirectionPage):
             wizard,
             wizard.flow.info(EcdhStep.PARTNER),
             ("&Receive a key from the partner", "&Send a key to the partner"),
+            "ecdhPartnerPage",
         )
-        self.setObjectName("ecdhPartnerPage")
         self.flow = wizard.flow
         form = _form()
-        self.partner = _Choice("partnerChoice", self)
-        form.addRow("Partner:", self.partner)
-        self.add_error("partner", form)
-        self.certificate = _FileField(
-            "partnerCertificate", "certificate", wizard, self, optional=False
+        self.partner = self.add_field(form, "Partner:", _Choice("partnerChoice", self), "partner")
+        self.certificate = self.add_field(
+            form,
+            "Partner's ECDH certificate:",
+            _FileField("partnerCertificate", "certificate", wizard, self, optional=False),
+            "certificate",
         )
         self.certificate.chosen.connect(self._chosen)
-        form.addRow("Partner's ECDH certificate:", self.certificate)
-        self.add_error("certificate", form)
         self.layout_.addLayout(form)
         # Under the form, not in it: a wrapped label whose text changes keeps its height
         # right in a box layout.
@@ -1449,36 +1448,29 @@ class _EcdhPartnerPage(_DirectionPage):
 
     def validatePage(self) -> bool:
         direction, partner = self.direction(), self.partner.value()
-        if not self.show_errors(self.flow.validate_partner(direction, partner)):
-            return False
-        self.flow.back_to(EcdhStep.PARTNER)
-        self.flow.set_partner(direction, partner)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            EcdhStep.PARTNER,
+            self.flow.validate_partner(direction, partner),
+            lambda: self.flow.set_partner(direction, partner),
+        )
 
 
-class _AgreementPage(_FlowPage):
+class _AgreementPage(_ExchangePage):
     def __init__(self, wizard: EcdhWizard) -> None:
-        info = wizard.flow.info(EcdhStep.AGREEMENT)
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("agreementPage")
-        self.w = wizard
+        super().__init__(wizard, wizard.flow.info(EcdhStep.AGREEMENT), "agreementPage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         form = _form()
         self.curve = _Choice("curveChoice", self)
         self.curve.set_items(((c, c) for c in CURVES), placeholder=None)
-        form.addRow("Curve:", self.curve)
-        self.add_error("curve", form)
+        self.add_field(form, "Curve:", self.curve, "curve")
         self.kdf = _Choice("kdfChoice", self)
         self.kdf.set_items(((t, k) for k, t in KDFS.items()), placeholder=None)
-        form.addRow("Key derivation function:", self.kdf)
-        self.add_error("kdf", form)
+        self.add_field(form, "Key derivation function:", self.kdf, "kdf")
         self.hash = _Choice("hashChoice", self)
         self.hash.set_items(((h, h) for h in HASHES), placeholder=None)
         self.hash.choose("SHA-512")
-        form.addRow("Hash:", self.hash)
-        self.add_error("hash", form)
+        self.add_field(form, "Hash:", self.hash, "hash")
         self.shared_info = QLineEdit(self)
         self.shared_info.setObjectName("sharedInfo")
         self.shared_info.setPlaceholderText("hex, as agreed with the partner, e.g. 0011AABB…")
@@ -1496,8 +1488,7 @@ class _AgreementPage(_FlowPage):
         self.kek_algorithm = _Choice("kekAlgorithmChoice", self)
         self.kek_algorithm.set_items(((a, a) for a in KEK_ALGORITHMS), placeholder=None)
         self.kek_algorithm.choose("AES-256")
-        form.addRow("KEK algorithm:", self.kek_algorithm)
-        self.add_error("kek_algorithm", form)
+        self.add_field(form, "KEK algorithm:", self.kek_algorithm, "kek_algorithm")
         layout.addLayout(form)
         layout.addWidget(
             _note(
@@ -1534,20 +1525,18 @@ class _AgreementPage(_FlowPage):
 
     def validatePage(self) -> bool:
         values = self.values()
-        if not self.show_errors(self.flow.validate_agreement(**values)):
-            return False
-        self.flow.back_to(EcdhStep.AGREEMENT)
-        self.flow.set_agreement(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            EcdhStep.AGREEMENT,
+            self.flow.validate_agreement(**values),
+            lambda: self.flow.set_agreement(**values),
+        )
 
 
 class _EcdhKeyPage(_LoadingPage):
     """Export: the key; import: the key block, the template, the partner's check value."""
 
     def __init__(self, wizard: EcdhWizard) -> None:
-        super().__init__(wizard, wizard.flow.info(EcdhStep.KEY))
-        self.setObjectName("ecdhKeyPage")
+        super().__init__(wizard, wizard.flow.info(EcdhStep.KEY), "ecdhKeyPage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
@@ -1555,12 +1544,8 @@ class _EcdhKeyPage(_LoadingPage):
         send = QWidget(self.stack)
         send_form = _form()
         send.setLayout(send_form)
-        self.key = _Choice("keyChoice", send)
-        send_form.addRow("Key to send:", self.key)
-        self.add_error("key", send_form)
-        self.exportability = _Choice("exportabilityChoice", send)
-        send_form.addRow("Exportability:", self.exportability)
-        self.add_error("exportability", send_form)
+        self.key = self.add_field(send_form, "Key to send:", _Choice("keyChoice", send), "key")
+        self.exportability = _exportability_field(self, send_form, self.key, self.flow, send)
         receive = QWidget(self.stack)
         receive_layout = QVBoxLayout(receive)
         receive_layout.setContentsMargins(0, 0, 0, 0)
@@ -1569,9 +1554,9 @@ class _EcdhKeyPage(_LoadingPage):
         receive_layout.addWidget(self.block)
         self.add_error("block", receive_layout)
         receive_form = _form()
-        self.template = _Choice("templateChoice", receive)
-        receive_form.addRow("Template (optional):", self.template)
-        self.add_error("template", receive_form)
+        self.template = self.add_field(
+            receive_form, "Template (optional):", _Choice("templateChoice", receive), "template"
+        )
         self.receive = _ReceiveFields(self, receive_form, partner=False)
         receive_layout.addLayout(receive_form)
         self.stack.addWidget(send)
@@ -1579,11 +1564,6 @@ class _EcdhKeyPage(_LoadingPage):
         layout.addWidget(self.stack)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
-        self.key.currentIndexChanged.connect(
-            lambda *_: self.exportability.set_items(
-                _swap(self.flow.exportabilities(self.key.value())), placeholder=None
-            )
-        )
 
     def fill(self) -> None:
         self.key.set_keys(self.flow.exportable_keys())
@@ -1601,21 +1581,17 @@ class _EcdhKeyPage(_LoadingPage):
         return {
             "block": self.block.toPlainText(),
             "template": self.template.value(),
-            "kcv": self.receive.kcv.text(),
-            "label": self.receive.label.text(),
+            **self.receive.values(),
         }
 
     def validatePage(self) -> bool:
         values = self.values()
-        if not self.show_errors(self.flow.validate_key(**values)):
-            return False
-        self.flow.back_to(EcdhStep.KEY)
-        self.flow.set_key(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            EcdhStep.KEY, self.flow.validate_key(**values), lambda: self.flow.set_key(**values)
+        )
 
 
-class EcdhWizard(_ExchangeWizard):
+class EcdhWizard(_TwoWayWizard):
     """A key sent or received as a TR-31 key block under an ECDH-derived KEK."""
 
     PARTNER_PAGE, AGREEMENT_PAGE, KEY_PAGE, REVIEW_PAGE, RESULT_PAGE = range(5)
@@ -1637,22 +1613,12 @@ class EcdhWizard(_ExchangeWizard):
             self.review_page,
             self.result_page,
         )
-        self.currentIdChanged.connect(self._page_changed)
-        self.exchange_action = lambda: self.flow.action
-        self.exchange = self._run
         self.load()
-
-    def _page_changed(self, page_id: int) -> None:
-        if page_id == self.REVIEW_PAGE:
-            sending = self.flow.direction is Direction.EXPORT
-            self.review_page.setButtonText(
-                QWizard.WizardButton.CommitButton, "&Send" if sending else "&Import"
-            )
 
     def work_title(self) -> str:
         return f"ECDH with {self.flow.partner}"
 
-    def _run(self, session: Session, control: JobControl) -> ImportedKey | ExportedKey:
+    def exchange(self, session: Session, control: JobControl) -> ImportedKey | ExportedKey:
         interchange = self.state.services.interchange
         if self.flow.direction is Direction.EXPORT:
             return self.flow.run_export(partial(interchange.export_ecdh, session))
@@ -1660,9 +1626,6 @@ class EcdhWizard(_ExchangeWizard):
 
     def result_block(self) -> str:
         return self.flow.exported.key_block if self.flow.exported else ""
-
-    def result_table(self) -> tuple[Sequence[str], list[tuple[str, ...]]]:
-        return (), []
 
     def payload(self) -> tuple[bytes, str, str] | None:
         if self.flow.exported is None:
@@ -1673,12 +1636,9 @@ class EcdhWizard(_ExchangeWizard):
 # --- legacy import -------------------------------------------------------------------------
 
 
-class _LegacyWarningPage(_FlowPage):
+class _LegacyWarningPage(_ExchangePage):
     def __init__(self, wizard: LegacyImportWizard) -> None:
-        info = wizard.flow.info(LegacyStep.WARNING)
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("legacyWarningPage")
-        self.w = wizard
+        super().__init__(wizard, wizard.flow.info(LegacyStep.WARNING), "legacyWarningPage")
         layout = QVBoxLayout(self)
         self.warning = QLabel("⚠ " + wizard.flow.warning(), self)
         self.warning.setObjectName("pciWarning")
@@ -1706,18 +1666,14 @@ class _LegacyWarningPage(_FlowPage):
     def validatePage(self) -> bool:
         flow = self.w.flow
         ticked = self.acknowledged.isChecked()
-        if not self.show_errors(flow.validate_warning(ticked)):
-            return False
-        flow.back_to(LegacyStep.WARNING)
-        flow.acknowledge(ticked)
-        flow.advance()
-        return True
+        return self.accept_step(
+            LegacyStep.WARNING, flow.validate_warning(ticked), lambda: flow.acknowledge(ticked)
+        )
 
 
 class _LegacyInputPage(_LoadingPage):
     def __init__(self, wizard: LegacyImportWizard) -> None:
-        super().__init__(wizard, wizard.flow.info(LegacyStep.INPUT))
-        self.setObjectName("legacyInputPage")
+        super().__init__(wizard, wizard.flow.info(LegacyStep.INPUT), "legacyInputPage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
@@ -1726,14 +1682,11 @@ class _LegacyInputPage(_LoadingPage):
         self.encrypted.setObjectName("encryptedKey")
         self.encrypted.setPlaceholderText("hex, e.g. 0123 4567 89AB CDEF …")
         _mono(self.encrypted)
-        form.addRow("Encrypted key:", self.encrypted)
-        self.add_error("encrypted", form)
-        self.zmk = _Choice("zmkChoice", self)
-        form.addRow("Zone master key:", self.zmk)
-        self.add_error("zmk", form)
-        self.template = _Choice("templateChoice", self)
-        form.addRow("Recorded under template:", self.template)
-        self.add_error("template", form)
+        self.add_field(form, "Encrypted key:", self.encrypted, "encrypted")
+        self.zmk = self.add_field(form, "Zone master key:", _Choice("zmkChoice", self), "zmk")
+        self.template = self.add_field(
+            form, "Recorded under template:", _Choice("templateChoice", self), "template"
+        )
         self.receive = _ReceiveFields(self, form)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
@@ -1749,26 +1702,24 @@ class _LegacyInputPage(_LoadingPage):
         return {
             "encrypted": self.encrypted.text(),
             "zmk": self.zmk.value(),
-            "partner": self.receive.partner.value(),
             "template": self.template.value(),
-            "kcv": self.receive.kcv.text(),
-            "label": self.receive.label.text(),
+            **self.receive.values(),
         }
 
     def validatePage(self) -> bool:
         values = self.values()
-        if not self.show_errors(self.flow.validate_input(**values)):
-            return False
-        self.flow.back_to(LegacyStep.INPUT)
-        self.flow.set_input(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            LegacyStep.INPUT,
+            self.flow.validate_input(**values),
+            lambda: self.flow.set_input(**values),
+        )
 
 
 class LegacyImportWizard(_ExchangeWizard):
     """A key encrypted under a ZMK without a key block: import only, warned before and after."""
 
     WARNING_PAGE, INPUT_PAGE, REVIEW_PAGE, RESULT_PAGE = range(4)
+    ACTION = Action.IMPORT_KEY
     imports = True
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
@@ -1781,14 +1732,12 @@ class LegacyImportWizard(_ExchangeWizard):
         self.review_page = _ReviewPage(self, self.flow.info(LegacyStep.REVIEW), "&Import")
         self.result_page = _ResultPage(self, self.flow.info(LegacyStep.RESULT))
         self.add_pages(self.warning_page, self.input_page, self.review_page, self.result_page)
-        self.exchange_action = lambda: Action.IMPORT_KEY
-        self.exchange = self._run
         self.load()
 
     def work_title(self) -> str:
         return f"Importing the key from {self.flow.receive.partner}"
 
-    def _run(self, session: Session, control: JobControl) -> ImportedKey:
+    def exchange(self, session: Session, control: JobControl) -> ImportedKey:
         return self.flow.run(partial(self.state.services.interchange.import_legacy, session))
 
 
@@ -1797,21 +1746,14 @@ class LegacyImportWizard(_ExchangeWizard):
 
 class _DukptChoosePage(_LoadingPage):
     def __init__(self, wizard: DukptExportWizard) -> None:
-        super().__init__(wizard, wizard.flow.info(DukptExportStep.CHOOSE))
-        self.setObjectName("dukptChoosePage")
+        super().__init__(wizard, wizard.flow.info(DukptExportStep.CHOOSE), "dukptChoosePage")
         self.flow = wizard.flow
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         form = _form()
-        self.bdk = _Choice("bdkChoice", self)
-        form.addRow("Base derivation key:", self.bdk)
-        self.add_error("bdk", form)
-        self.kek = _Choice("kekChoice", self)
-        form.addRow("Transport KEK:", self.kek)
-        self.add_error("kek", form)
-        self.partner = _Choice("partnerChoice", self)
-        form.addRow("Partner:", self.partner)
-        self.add_error("partner", form)
+        self.bdk = self.add_field(form, "Base derivation key:", _Choice("bdkChoice", self), "bdk")
+        self.kek = self.add_field(form, "Transport KEK:", _Choice("kekChoice", self), "kek")
+        self.partner = self.add_field(form, "Partner:", _Choice("partnerChoice", self), "partner")
         layout.addLayout(form)
         layout.addWidget(self.general_error)
         layout.addStretch(1)
@@ -1827,20 +1769,16 @@ class _DukptChoosePage(_LoadingPage):
 
     def validatePage(self) -> bool:
         values = self.values()
-        if not self.show_errors(self.flow.validate_choice(**values)):
-            return False
-        self.flow.back_to(DukptExportStep.CHOOSE)
-        self.flow.choose(**values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            DukptExportStep.CHOOSE,
+            self.flow.validate_choice(**values),
+            lambda: self.flow.choose(**values),
+        )
 
 
-class _KsnPage(_FlowPage):
+class _KsnPage(_ExchangePage):
     def __init__(self, wizard: DukptExportWizard) -> None:
-        info = wizard.flow.info(DukptExportStep.KSNS)
-        super().__init__(info.title, info.subtitle, wizard)
-        self.setObjectName("ksnPage")
-        self.w = wizard
+        super().__init__(wizard, wizard.flow.info(DukptExportStep.KSNS), "ksnPage")
         self.flow = wizard.flow
         self.file_text = ""
         self.file_name = ""
@@ -1933,11 +1871,9 @@ class _KsnPage(_FlowPage):
             widget.setEnabled(self.as_range.isChecked())
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(
-            self, "Load the KSN list", self.w.folder(), "Text files (*.txt *.csv);;All files (*)"
-        )
-        if chosen:
-            self.load(Path(chosen))
+        path = self.w.ask_open(self, "Load the KSN list", "Text files (*.txt *.csv);;All files (*)")
+        if path is not None:
+            self.load(path)
 
     def load(self, path: Path) -> None:
         self.w.remember_folder(path)
@@ -1975,18 +1911,18 @@ class _KsnPage(_FlowPage):
     def validatePage(self) -> bool:
         values = self.values()
         source = values.pop("source")
-        if not self.show_errors(self.flow.validate_ksns(source, **values)):
-            return False
-        self.flow.back_to(DukptExportStep.KSNS)
-        self.flow.set_ksns(source, where=self.file_name, **values)
-        self.flow.advance()
-        return True
+        return self.accept_step(
+            DukptExportStep.KSNS,
+            self.flow.validate_ksns(source, **values),
+            lambda: self.flow.set_ksns(source, where=self.file_name, **values),
+        )
 
 
 class DukptExportWizard(_ExchangeWizard):
     """DUKPT initial keys of a list of devices, with progress and Cancel."""
 
     CHOOSE_PAGE, KSN_PAGE, REVIEW_PAGE, RESULT_PAGE = range(4)
+    ACTION = Action.EXPORT_KEY
     cancellable = True
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
@@ -2005,14 +1941,12 @@ class DukptExportWizard(_ExchangeWizard):
         )
         self.result_page = _ResultPage(self, self.flow.info(DukptExportStep.RESULT))
         self.add_pages(self.choose_page, self.ksn_page, self.review_page, self.result_page)
-        self.exchange_action = lambda: Action.EXPORT_KEY
-        self.exchange = self._run
         self.load()
 
     def work_title(self) -> str:
         return f"Deriving the initial keys of {len(self.flow.ksns):,} devices"
 
-    def _run(self, session: Session, control: JobControl) -> DukptExport:
+    def exchange(self, session: Session, control: JobControl) -> DukptExport:
         return self.flow.run(
             partial(self.state.services.interchange.export_initial_keys, session),
             progress=lambda done, total: control.progress(
@@ -2020,9 +1954,6 @@ class DukptExportWizard(_ExchangeWizard):
             ),
             cancelled=control.cancelled,
         )
-
-    def result_block(self) -> str:
-        return ""
 
     def result_table(self) -> tuple[Sequence[str], list[tuple[str, ...]]]:
         return ("KSN", "Initial key ID", "Check value"), list(self.flow.preview_rows())
@@ -2038,8 +1969,7 @@ class DukptExportWizard(_ExchangeWizard):
 
 class _DukptTestPage(_LoadingPage):
     def __init__(self, wizard: DukptTestWizard) -> None:
-        super().__init__(wizard, wizard.flow.info(DukptTestStep.CHOOSE))
-        self.setObjectName("dukptTestPage")
+        super().__init__(wizard, wizard.flow.info(DukptTestStep.CHOOSE), "dukptTestPage")
         self.flow = wizard.flow
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "&Derive")
@@ -2055,15 +1985,12 @@ class _DukptTestPage(_LoadingPage):
         banner.setStyleSheet(BANNER_STYLE)
         layout.addWidget(banner)
         form = _form()
-        self.bdk = _Choice("bdkChoice", self)
-        form.addRow("Test BDK:", self.bdk)
-        self.add_error("bdk", form)
+        self.bdk = self.add_field(form, "Test BDK:", _Choice("bdkChoice", self), "bdk")
         self.ksn = QLineEdit(self)
         self.ksn.setObjectName("ksnEdit")
         _mono(self.ksn)
         self.ksn.setPlaceholderText("the KSN of the transaction, e.g. 123456789012345600000001")
-        form.addRow("KSN:", self.ksn)
-        self.add_error("ksn", form)
+        self.add_field(form, "KSN:", self.ksn, "ksn")
         layout.addLayout(form)
         box, self.quorum = _quorum_box(wizard.state, self)
         layout.addWidget(box)
@@ -2098,6 +2025,7 @@ class DukptTestWizard(_ExchangeWizard):
     """The DUKPT test tool: a transaction's keys of a TEST BDK, in a read-only table."""
 
     CHOOSE_PAGE, RESULT_PAGE = range(2)
+    ACTION = Action.DERIVE_TEST_KEYS
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -2107,14 +2035,13 @@ class DukptTestWizard(_ExchangeWizard):
         self.choose_page = _DukptTestPage(self)
         self.result_page = _ResultPage(self, self.flow.info(DukptTestStep.RESULT))
         self.add_pages(self.choose_page, self.result_page)
-        self.exchange_action = lambda: Action.DERIVE_TEST_KEYS
-        self.exchange = lambda session, _control: self.flow.derive(
-            partial(state.services.interchange.derive_test_keys, session)
-        )
         self.load()
 
     def work_title(self) -> str:
         return "Deriving the test keys"
+
+    def exchange(self, session: Session, control: JobControl) -> DukptTestKeys:
+        return self.flow.derive(partial(self.state.services.interchange.derive_test_keys, session))
 
     def banner_text(self) -> str:
         return self.flow.banner() if self.flow.result else ""
