@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -42,9 +41,8 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QFontMetrics, QShowEvent
+from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QDialog,
@@ -96,6 +94,7 @@ from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
+from .tables import RecordModel, RecordRole, fit_columns, record_table
 from .wizards import ERROR_STYLE, GOOD_STYLE
 
 log = logging.getLogger(__name__)
@@ -115,8 +114,6 @@ __all__ = [
     "signature_status",
     "verdict",
 ]
-
-RecordRole = int(Qt.ItemDataRole.UserRole) + 1  # the row's record (Ceremony, Envelope, ...)
 
 WIZARDS_MODULE = "workstation.gui.ceremony_wizards"
 # (entry point in WIZARDS_MODULE, toolbar text, object name, tooltip)
@@ -240,91 +237,8 @@ def count(n: int, one: str, many: str | None = None) -> str:
 
 # --- table models --------------------------------------------------------------------------
 
-Row = TypeVar("Row")
-_ROOT = QModelIndex()
 
-
-class _RecordModel(QAbstractTableModel, Generic[Row]):
-    """Records as table rows, fed by ``set_rows``, with named columns in subclasses;
-    ``RecordRole`` gives the record itself."""
-
-    HEADERS: tuple[str, ...] = ()
-    TIPS: tuple[str, ...] = ()
-    MONOSPACE: frozenset[int] = frozenset()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Row] = []
-        self._fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-
-    def set_rows(self, rows: Iterable[Row]) -> None:
-        self.beginResetModel()
-        self._rows = self._ordered(list(rows))
-        self.endResetModel()
-
-    def _ordered(self, rows: list[Row]) -> list[Row]:
-        return rows
-
-    def record(self, row: int) -> Row:
-        return self._rows[row]
-
-    @property
-    def records(self) -> Sequence[Row]:
-        return tuple(self._rows)
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.TIPS):
-            return self.TIPS[section]
-        return None
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        record = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(record, column)
-        if role == RecordRole:
-            return record
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(record, column) or self._display(record, column) or None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._foreground(record, column)
-        if role == Qt.ItemDataRole.FontRole and column in self.MONOSPACE:
-            return self._fixed
-        return None
-
-    def _display(self, record: Row, column: int) -> str:
-        """Each model gives its columns' text; the base shows nothing."""
-        return ""
-
-    def _tooltip(self, record: Row, column: int) -> str | None:
-        return None
-
-    def _foreground(self, record: Row, column: int) -> QColor | None:
-        return None
-
-
-class CeremonyTableModel(_RecordModel[Ceremony]):
+class CeremonyTableModel(RecordModel[Ceremony]):
     """Ceremonies, newest first."""
 
     STARTED, SCRIPT, KEY, KCV, PARTICIPANTS, SIGNATURES = range(6)
@@ -387,7 +301,7 @@ class CeremonyTableModel(_RecordModel[Ceremony]):
         return super().data(index, role)
 
 
-class EnvelopeTableModel(_RecordModel[Envelope]):
+class EnvelopeTableModel(RecordModel[Envelope]):
     """The envelope register, in serial order."""
 
     SERIAL, KIND, KEY, CUSTODIAN, STATE, BAG, LAST_EVENT = range(7)
@@ -439,7 +353,7 @@ class EnvelopeTableModel(_RecordModel[Envelope]):
         return None
 
 
-class HoldingTableModel(_RecordModel[ComponentHolding]):
+class HoldingTableModel(RecordModel[ComponentHolding]):
     """The split-knowledge register: who has known which component, by person."""
 
     PERSON, KEY, COMPONENT, COMPONENT_KCV, HOW, WHEN, CEREMONY = range(7)
@@ -592,39 +506,6 @@ def _heading_font(label: QLabel, scale: float = 1.3) -> None:
     font.setPointSizeF(font.pointSizeF() * scale)
     font.setBold(True)
     label.setFont(font)
-
-
-def _table_view(model: QAbstractTableModel, name: str, parent: QWidget) -> QTableView:
-    view = QTableView(parent)
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTabKeyNavigation(False)
-    view.verticalHeader().setVisible(False)
-    header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return view
-
-
-def _fit_columns(view: QTableView, samples: Mapping[int, str]) -> None:
-    """Each column as wide as its sample value or its title, whichever is wider, in the
-    font the column is shown in."""
-    model = view.model()
-    plain = view.fontMetrics()
-    fixed = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-    monospace: frozenset[int] = getattr(model, "MONOSPACE", frozenset())
-    header = view.horizontalHeader().fontMetrics()
-    for column, sample in samples.items():
-        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        metrics = fixed if column in monospace else plain
-        width = max(metrics.horizontalAdvance(sample), header.horizontalAdvance(title))
-        view.setColumnWidth(column, width + 20)
 
 
 def _select_row(view: QTableView, row: int) -> None:
@@ -1145,8 +1026,8 @@ class CeremoniesPage(QWidget):
     def _build_ceremonies_tab(self) -> QWidget:
         tab = QWidget(self)
         self.ceremony_model = CeremonyTableModel(self)
-        self.ceremony_table = _table_view(self.ceremony_model, "ceremonyTable", tab)
-        _fit_columns(
+        self.ceremony_table = record_table(self.ceremony_model, "ceremonyTable", tab)
+        fit_columns(
             self.ceremony_table,
             {
                 CeremonyTableModel.STARTED: "2026-03-10 14:30",
@@ -1203,8 +1084,8 @@ class CeremoniesPage(QWidget):
         filters.addWidget(self.envelope_count, 1)
 
         self.envelope_model = EnvelopeTableModel(self)
-        self.envelope_table = _table_view(self.envelope_model, "envelopeTable", tab)
-        _fit_columns(
+        self.envelope_table = record_table(self.envelope_model, "envelopeTable", tab)
+        fit_columns(
             self.envelope_table,
             {
                 EnvelopeTableModel.SERIAL: "KCW-E-000000",
@@ -1272,8 +1153,8 @@ class CeremoniesPage(QWidget):
         explanation.setWordWrap(True)
         explanation.setStyleSheet("color: #555;")
         self.holding_model = HoldingTableModel(self)
-        self.holding_table = _table_view(self.holding_model, "holdingTable", tab)
-        _fit_columns(
+        self.holding_table = record_table(self.holding_model, "holdingTable", tab)
+        fit_columns(
             self.holding_table,
             {
                 HoldingTableModel.PERSON: "Oscar Lindqvist",

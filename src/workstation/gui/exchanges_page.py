@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QFontDatabase, QShowEvent
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -48,7 +46,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -86,6 +83,7 @@ from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
+from .tables import RecordModel, RecordRole, fit_columns, record_table
 from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors
 
 log = logging.getLogger(__name__)
@@ -102,9 +100,6 @@ __all__ = [
     "PublishDialog",
     "RecordRole",
 ]
-
-RecordRole = int(Qt.ItemDataRole.UserRole) + 1  # the row's record (Partner, CertificateRow)
-_ROOT = QModelIndex()
 
 WIZARDS_MODULE = "workstation.gui.exchange_wizards"
 # (entry point in WIZARDS_MODULE, toolbar text, object name, tooltip)
@@ -222,70 +217,7 @@ def _summary_of(pem: str, what: str) -> str:
 # --- table models --------------------------------------------------------------------------
 
 
-class _Model(QAbstractTableModel):
-    """Records as rows with named columns; ``RecordRole`` gives the record itself."""
-
-    HEADERS: tuple[str, ...] = ()
-    TIPS: tuple[str, ...] = ()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Any] = []
-        self._fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-
-    def set_rows(self, rows: Iterable[Any]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def record(self, row: int) -> Any:
-        return self._rows[row]
-
-    @property
-    def records(self) -> Sequence[Any]:
-        return tuple(self._rows)
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.TIPS):
-            return self.TIPS[section]
-        return None
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        record = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(record, index.column())
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._display(record, index.column()) or None
-        if role == RecordRole:
-            return record
-        return None
-
-    def _display(self, record: Any, column: int) -> str:
-        return ""
-
-
-class PartnerTableModel(_Model):
+class PartnerTableModel(RecordModel[Partner]):
     """Exchange partners by name."""
 
     NAME, KIND, CAS, CRLS, KRD = range(5)
@@ -298,78 +230,43 @@ class PartnerTableModel(_Model):
         "The partner's TR-34 key receiving device certificate (needed to send it keys by TR-34)",
     )
 
-    def set_rows(self, rows: Iterable[Any]) -> None:
-        super().set_rows(sorted(rows, key=lambda p: p.name.casefold()))
+    def _ordered(self, rows: list[Partner]) -> list[Partner]:
+        return sorted(rows, key=lambda p: p.name.casefold())
 
     def row_of(self, name: str) -> int | None:
         return next((i for i, p in enumerate(self._rows) if p.name == name), None)
 
-    def _display(self, record: Any, column: int) -> str:
-        p: Partner = record
+    def _display(self, record: Partner, column: int) -> str:
         if column == self.NAME:
-            return p.name
+            return record.name
         if column == self.KIND:
-            return p.kind
+            return record.kind
         if column == self.CAS:
-            return str(len(p.ca_certificates))
+            return str(len(record.ca_certificates))
         if column == self.CRLS:
-            return str(len(p.crls))
+            return str(len(record.crls))
         if column == self.KRD:
-            return "yes" if p.krd_certificate else "—"
+            return "yes" if record.krd_certificate else "—"
         return ""
 
 
-class CertificateTableModel(_Model):
+class CertificateTableModel(RecordModel[CertificateRow]):
     """The workstation's exchange keys and their certificates."""
 
     KEY, USE, CERTIFICATE = range(3)
     HEADERS = ("Exchange key", "Used for", "Certificate")
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
-            if index.column() == self.CERTIFICATE and 0 <= index.row() < len(self._rows):
-                return self._rows[index.row()].detail
-        return super().data(index, role)
+    def _tooltip(self, record: CertificateRow, column: int) -> str | None:
+        return record.detail if column == self.CERTIFICATE else None
 
-    def _display(self, record: Any, column: int) -> str:
-        c: CertificateRow = record
+    def _display(self, record: CertificateRow, column: int) -> str:
         if column == self.KEY:
-            return c.name
+            return record.name
         if column == self.USE:
-            return c.use
+            return record.use
         if column == self.CERTIFICATE:
-            return c.summary
+            return record.summary
         return ""
-
-
-def _table_view(model: QAbstractTableModel, name: str, parent: QWidget) -> QTableView:
-    view = QTableView(parent)
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTabKeyNavigation(False)
-    view.verticalHeader().setVisible(False)
-    header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return view
-
-
-def _fit_columns(view: QTableView, samples: dict[int, str]) -> None:
-    metrics = view.fontMetrics()
-    header = view.horizontalHeader().fontMetrics()
-    model = view.model()
-    for column, sample in samples.items():
-        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        width = max(metrics.horizontalAdvance(sample), header.horizontalAdvance(title))
-        view.setColumnWidth(column, width + 20)
 
 
 def _select_row(view: QTableView, row: int) -> None:
@@ -835,8 +732,8 @@ class ExchangesPage(QWidget):
     def _build_partners(self) -> QWidget:
         box = QGroupBox("Partners", self)
         self.partner_model = PartnerTableModel(self)
-        self.partner_table = _table_view(self.partner_model, "partnerTable", box)
-        _fit_columns(
+        self.partner_table = record_table(self.partner_model, "partnerTable", box)
+        fit_columns(
             self.partner_table,
             {
                 PartnerTableModel.NAME: "Acquirer Bank 042 Europe",
@@ -875,8 +772,8 @@ class ExchangesPage(QWidget):
     def _build_certificates(self) -> QWidget:
         box = QGroupBox("This workstation's exchange certificates", self)
         self.certificate_model = CertificateTableModel(self)
-        self.certificate_table = _table_view(self.certificate_model, "certificateTable", box)
-        _fit_columns(
+        self.certificate_table = record_table(self.certificate_model, "certificateTable", box)
+        fit_columns(
             self.certificate_table,
             {
                 CertificateTableModel.KEY: "exchange-ca",

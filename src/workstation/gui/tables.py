@@ -1,0 +1,140 @@
+"""Tables of records as the pages show them (the Ceremonies and Exchanges pages).
+
+:class:`RecordModel` holds records as read-only rows: each model names its columns and
+says what a record shows in each; ``RecordRole`` gives the record itself, so a page reads
+the selected row without going back to its list. :func:`record_table` is the view they
+are shown in (whole rows, one at a time, nothing editable), and :func:`fit_columns` sizes
+its columns to a sample value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFontDatabase, QFontMetrics
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+__all__ = ["RecordModel", "RecordRole", "fit_columns", "record_table"]
+
+RecordRole = int(Qt.ItemDataRole.UserRole) + 1  # the row's record (Ceremony, Partner, ...)
+
+Row = TypeVar("Row")
+_ROOT = QModelIndex()
+
+
+class RecordModel(QAbstractTableModel, Generic[Row]):
+    """Records as table rows, fed by ``set_rows``, with named columns in subclasses;
+    ``RecordRole`` gives the record itself. A subclass gives each column's text
+    (``_display``) and, where it has more to say, its tooltip, colour and order."""
+
+    HEADERS: tuple[str, ...] = ()
+    TIPS: tuple[str, ...] = ()
+    MONOSPACE: frozenset[int] = frozenset()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Row] = []
+        self._fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+    def set_rows(self, rows: Iterable[Row]) -> None:
+        self.beginResetModel()
+        self._rows = self._ordered(list(rows))
+        self.endResetModel()
+
+    def _ordered(self, rows: list[Row]) -> list[Row]:
+        return rows
+
+    def record(self, row: int) -> Row:
+        return self._rows[row]
+
+    @property
+    def records(self) -> Sequence[Row]:
+        return tuple(self._rows)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.TIPS):
+            return self.TIPS[section]
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        record = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(record, column)
+        if role == RecordRole:
+            return record
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(record, column) or self._display(record, column) or None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(record, column)
+        if role == Qt.ItemDataRole.FontRole and column in self.MONOSPACE:
+            return self._fixed
+        return None
+
+    def _display(self, record: Row, column: int) -> str:
+        """Each model gives its columns' text; the base shows nothing."""
+        return ""
+
+    def _tooltip(self, record: Row, column: int) -> str | None:
+        """More than the cell shows (None: the cell's text is its tooltip)."""
+        return None
+
+    def _foreground(self, record: Row, column: int) -> QColor | None:
+        return None
+
+
+def record_table(model: QAbstractTableModel, name: str, parent: QWidget) -> QTableView:
+    """A read-only table of ``model``: whole rows, one selected at a time."""
+    view = QTableView(parent)
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTabKeyNavigation(False)
+    view.verticalHeader().setVisible(False)
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setStretchLastSection(True)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    return view
+
+
+def fit_columns(view: QTableView, samples: Mapping[int, str]) -> None:
+    """Each column as wide as its sample value or its title, whichever is wider, in the
+    font the column is shown in."""
+    model = view.model()
+    plain = view.fontMetrics()
+    fixed = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    monospace: frozenset[int] = getattr(model, "MONOSPACE", frozenset())
+    header = view.horizontalHeader().fontMetrics()
+    for column, sample in samples.items():
+        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+        metrics = fixed if column in monospace else plain
+        width = max(metrics.horizontalAdvance(sample), header.horizontalAdvance(title))
+        view.setColumnWidth(column, width + 20)
