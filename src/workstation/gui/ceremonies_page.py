@@ -41,7 +41,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QShowEvent
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -64,8 +64,6 @@ from PySide6.QtWidgets import (
     QTableView,
     QTabWidget,
     QTextBrowser,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -95,7 +93,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE
+from .wizards import ERROR_STYLE, GOOD_STYLE, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -985,21 +983,9 @@ class CeremoniesPage(QWidget):
         self._read_problem = False
         self.last_delivery: Delivery | None = None
 
-        self.toolbar = QToolBar("Ceremonies", self)
-        self.toolbar.setObjectName("ceremonyToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.wizard_actions: dict[str, QAction] = {}
-        for entry, text, object_name, tip in WIZARD_ENTRIES:
-            action = QAction(text, self)
-            action.setObjectName(object_name)
-            action.setToolTip(tip)
-            action.triggered.connect(lambda _=False, e=entry: self.open_wizard(e))
-            action.setIconText(text)  # keeps the "…": each opens a wizard
-            self.toolbar.addAction(action)
-            button = self.toolbar.widgetForAction(action)
-            if isinstance(button, QToolButton):
-                button.setAutoRaise(False)  # they look like the buttons they are
-            self.wizard_actions[entry] = action
+        self.toolbar, self.wizard_actions = wizard_toolbar(
+            self, "Ceremonies", "ceremonyToolbar", WIZARD_ENTRIES, self.open_wizard
+        )
 
         self.status = QLabel(self)
         self.status.setObjectName("ceremoniesStatus")

@@ -35,7 +35,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -54,8 +54,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableView,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -84,7 +82,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors
+from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -682,21 +680,9 @@ class ExchangesPage(QWidget):
         self._ticket = 0
         self.register: ExchangeRegister | None = None
 
-        self.toolbar = QToolBar("Exchanges", self)
-        self.toolbar.setObjectName("exchangeToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.wizard_actions: dict[str, QAction] = {}
-        for entry, text, object_name, tip in WIZARD_ENTRIES:
-            action = QAction(text, self)
-            action.setObjectName(object_name)
-            action.setToolTip(tip)
-            action.setIconText(text)
-            action.triggered.connect(lambda _=False, e=entry: self.open_wizard(e))
-            self.toolbar.addAction(action)
-            button = self.toolbar.widgetForAction(action)
-            if isinstance(button, QToolButton):
-                button.setAutoRaise(False)
-            self.wizard_actions[entry] = action
+        self.toolbar, self.wizard_actions = wizard_toolbar(
+            self, "Exchanges", "exchangeToolbar", WIZARD_ENTRIES, self.open_wizard
+        )
 
         self.hint = QLabel(self)
         self.hint.setObjectName("exchangesHint")

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QSpinBox,
     QTableView,
+    QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -145,6 +147,34 @@ def _note(text: str, parent: QWidget | None = None) -> QLabel:
     label = QLabel(text, parent)
     label.setWordWrap(True)
     return label
+
+
+def wizard_toolbar(
+    parent: QWidget,
+    title: str,
+    name: str,
+    entries: Iterable[tuple[str, str, str, str]],
+    open_wizard: Callable[[str], object],
+) -> tuple[QToolBar, dict[str, QAction]]:
+    """A page's toolbar of wizards: a text button for each (entry point, text, object
+    name, tooltip) that calls ``open_wizard`` with the entry point; the actions by entry
+    point, for enabling them."""
+    toolbar = QToolBar(title, parent)
+    toolbar.setObjectName(name)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    actions: dict[str, QAction] = {}
+    for entry, text, object_name, tip in entries:
+        action = QAction(text, parent)
+        action.setObjectName(object_name)
+        action.setToolTip(tip)
+        action.triggered.connect(lambda _=False, e=entry: open_wizard(e))
+        action.setIconText(text)  # keeps the "…": each opens a wizard
+        toolbar.addAction(action)
+        button = toolbar.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setAutoRaise(False)  # they look like the buttons they are
+        actions[entry] = action
+    return toolbar, actions
 
 
 def _qdate(day: date) -> QDate:
