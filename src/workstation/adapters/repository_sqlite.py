@@ -33,6 +33,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
+from workstation.domain.certificates import CertificateRecord
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
@@ -52,6 +53,7 @@ from workstation.services.ports import (
     AuditRepository,
     CardRepository,
     CeremonyRepository,
+    CertificateRepository,
     EnvelopeRepository,
     GroupRepository,
     HoldingRepository,
@@ -284,10 +286,33 @@ def _schema_v3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_SCHEMA_V4: tuple[str, ...] = (
+    # Certificates (issue 6): issued certificates of the key pairs, sealed, with the dates
+    # and fingerprint in columns for the expiry queries.
+    """CREATE TABLE certificates (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE,
+        not_after TEXT NOT NULL,
+        status TEXT NOT NULL,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL
+    ) STRICT""",
+    "CREATE INDEX certificates_key ON certificates(key_id, not_after)",
+    "CREATE INDEX certificates_expiry ON certificates(status, not_after)",
+)
+
+
+def _schema_v4(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V4:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _schema_v1),
     Migration(2, "ceremonies, envelopes and component holders", _schema_v2),
     Migration(3, "exchange partners", _schema_v3),
+    Migration(4, "certificates of key pairs", _schema_v4),
 )
 
 _RESERVED_META = frozenset({"schema_version"})
@@ -750,6 +775,7 @@ class SqliteUnitOfWork:
     envelopes: EnvelopeRepository
     holdings: HoldingRepository
     partners: PartnerRepository
+    certificates: CertificateRepository
 
     def __init__(self, repository: SqliteRepository, *, read_only: bool = False) -> None:
         self._repository = repository
@@ -769,6 +795,7 @@ class SqliteUnitOfWork:
         self.envelopes = SqliteEnvelopeRepository(self)
         self.holdings = SqliteHoldingRepository(self)
         self.partners = SqlitePartnerRepository(self)
+        self.certificates = SqliteCertificateRepository(self)
 
     @property
     def path(self) -> Path:
@@ -1538,6 +1565,71 @@ class SqliteCeremonyRepository(_Part):
             (*params, limit),
         ).fetchall()
         return [self._sealed(r) for r in rows]
+
+
+class SqliteCertificateRepository(_Part):
+    _SELECT = "SELECT record, mac, id FROM certificates"
+
+    def _params(self, c: CertificateRecord, mac: bytes) -> tuple[object, ...]:
+        return (
+            c.key_id,
+            c.fingerprint,
+            format_time(c.not_after),
+            c.status.value,
+            _record_text(c.to_record()),
+            mac,
+            c.id,
+        )
+
+    def add(self, certificate: CertificateRecord, mac: bytes) -> None:
+        self._x(
+            "INSERT INTO certificates (key_id, fingerprint, not_after, status, record, mac, id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self._params(certificate, mac),
+            unique={
+                "certificates.id": f"Certificate {certificate.id} is already recorded.",
+                "certificates.fingerprint": (
+                    f"Certificate {certificate.serial} of {certificate.subject} is already "
+                    "in the inventory."
+                ),
+            },
+        )
+
+    def update(self, certificate: CertificateRecord, mac: bytes) -> None:
+        cursor = self._x(
+            "UPDATE certificates SET key_id = ?, fingerprint = ?, not_after = ?, status = ?, "
+            "record = ?, mac = ? WHERE id = ?",
+            self._params(certificate, mac),
+        )
+        self._require_changed(cursor, f"There is no certificate with id {certificate.id}.")
+
+    def _sealed(self, row: Any) -> Sealed[CertificateRecord]:
+        cert = _rebuild(CertificateRecord.from_record, row[0], f"certificate {row[2]}")
+        if cert.id != row[2]:
+            raise _integrity(f"certificate {row[2]}", "does not match its row")
+        return Sealed(cert, bytes(row[1]))
+
+    def get(self, certificate_id: str) -> Sealed[CertificateRecord] | None:
+        row = self._one(f"{self._SELECT} WHERE id = ?", (certificate_id,))
+        return self._sealed(row) if row else None
+
+    def for_key(self, key_id: str) -> list[Sealed[CertificateRecord]]:
+        rows = self._x(
+            f"{self._SELECT} WHERE key_id = ? ORDER BY not_after DESC, id", (key_id,)
+        ).fetchall()
+        return [self._sealed(r) for r in rows]
+
+    def list(
+        self, *, expiring_before: datetime | None = None, limit: int = 5000
+    ) -> list[Sealed[CertificateRecord]]:
+        params: list[object]
+        if expiring_before is None:
+            sql, params = f"{self._SELECT} ORDER BY not_after, id LIMIT ?", [limit]
+        else:
+            sql = f"{self._SELECT} WHERE status = 'current' AND not_after < ? "
+            sql += "ORDER BY not_after, id LIMIT ?"
+            params = [format_time(expiring_before), limit]
+        return [self._sealed(r) for r in self._x(sql, params).fetchall()]
 
 
 class SqliteEnvelopeRepository(_Part):

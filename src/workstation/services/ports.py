@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
+from workstation.domain.certificates import CertificateRecord
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
@@ -508,6 +509,22 @@ class HoldingRepository(Protocol):
     def list(self, *, limit: int = 5000) -> list[Sealed[ComponentHolding]]: ...
 
 
+class CertificateRepository(Protocol):
+    def add(self, certificate: CertificateRecord, mac: bytes) -> None: ...
+    def update(self, certificate: CertificateRecord, mac: bytes) -> None: ...
+    def get(self, certificate_id: str) -> Sealed[CertificateRecord] | None: ...
+    def for_key(self, key_id: str) -> list[Sealed[CertificateRecord]]:
+        """Newest expiry first."""
+        ...
+
+    def list(
+        self, *, expiring_before: datetime | None = None, limit: int = 5000
+    ) -> list[Sealed[CertificateRecord]]:
+        """All, soonest expiry first; with ``expiring_before``, the current ones that
+        expire before then."""
+        ...
+
+
 class PartnerRepository(Protocol):
     def add(self, partner: Partner, mac: bytes) -> None: ...
     def update(self, partner: Partner, mac: bytes) -> None: ...
@@ -545,6 +562,7 @@ class UnitOfWork(Protocol):
     envelopes: EnvelopeRepository
     holdings: HoldingRepository
     partners: PartnerRepository
+    certificates: CertificateRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -606,6 +624,7 @@ __all__ = [
     "CardWatch",
     "CeremonyDocument",
     "CeremonyRepository",
+    "CertificateRepository",
     "Clock",
     "ComponentMailer",
     "DocumentRenderer",
