@@ -126,7 +126,12 @@ class FakeHsm:
             return GeneratedKey(
                 aes_key_wrap_with_padding(self.master, value), self._kcv(algorithm, value)
             )
-        private = ec.generate_private_key(ec.SECP256R1())
+        # The pair asked for (the adapter makes it inside the HSM): its PKCS #8 is wrapped.
+        private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if algorithm.family is KeyFamily.RSA:
+            private = rsa.generate_private_key(65537, algorithm.bits)
+        else:
+            private = ec.generate_private_key(dict(self.EXCHANGE_CURVES)[algorithm])
         der = private.private_bytes(
             serialization.Encoding.DER,
             serialization.PrivateFormat.PKCS8,
@@ -286,6 +291,56 @@ class FakeHsm:
         if len(fields["transport_kcv"]) != 5:
             raise BadInput("The field 'transport_kcv' of the workstation key backup is wrong.")
         return fields
+
+    # --- managed key pairs (same checks and messages as the PKCS#11 adapter) --------------
+
+    def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
+        assert self.master is not None
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: only a stored key pair (RSA-2048, "
+                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521) signs.",
+            )
+        if not isinstance(wrapped, bytes | bytearray):
+            raise BadInput(f"The wrapped key pair is {type(wrapped).__name__}, not bytes.")
+        if not isinstance(message, bytes | bytearray):
+            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
+        if not 16 <= len(wrapped) <= 4096 or len(wrapped) % 8:
+            raise IntegrityError(
+                f"The wrapped {algorithm.value} key pair is {len(wrapped)} bytes long; wrapped "
+                "under the master key it is a multiple of 8 bytes, 16 to 4096. It is refused.",
+            )
+        refused = IntegrityError(
+            f"The wrapped {algorithm.value} key pair does not unwrap under this workstation's "
+            "master key: it was altered, belongs to another workstation or holds another kind "
+            "of key. It is refused.",
+        )
+        try:
+            private = serialization.load_der_private_key(
+                aes_key_unwrap_with_padding(self.master, bytes(wrapped)), None
+            )
+        except (InvalidUnwrap, ValueError):
+            raise refused from None
+        # As the adapter: the HSM unwraps as the family's key type (another family does not
+        # unwrap), then the size or curve is checked.
+        held: str | None
+        if isinstance(private, rsa.RSAPrivateKey) and algorithm.family is KeyFamily.RSA:
+            held = f"RSA-{private.key_size}" if private.key_size in (2048, 3072, 4096) else None
+            if held == algorithm.value:
+                return private.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(private, ec.EllipticCurvePrivateKey) and algorithm.family is KeyFamily.EC:
+            held = next(
+                (a.value for a, c in self.EXCHANGE_CURVES if c.name == private.curve.name), None
+            )
+            if held == algorithm.value:
+                return private.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
+        else:
+            raise refused
+        raise IntegrityError(
+            f"The wrapped key pair is not {algorithm.value}: its private key is "
+            f"{held or 'of another kind'}. It is refused.",
+        )
 
     # --- exchange key pairs (same checks and messages as the PKCS#11 adapter) -------------
 

@@ -138,6 +138,9 @@ class DeferredHsm:
     def restore_workstation_keys(self, transport_key: bytearray, blob: bytes) -> None:
         self._get().restore_workstation_keys(transport_key, blob)
 
+    def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
+        return self._get().sign_with_key(algorithm, wrapped, message)
+
     def exchange_public_key(self, name: str) -> bytes | None:
         return self._get().exchange_public_key(name)
 

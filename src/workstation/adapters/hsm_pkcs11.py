@@ -23,7 +23,10 @@ The three workstation keys are sensitive (never readable in clear) and extractab
 wrapping, so that ``backup_workstation_keys`` can wrap them under a one-time transport key
 for a backup by shares. Every other key lives on the token only for the length of one call,
 as a session object (CKA_TOKEN false), and leaves it wrapped under the master key
-(CKM_AES_KEY_WRAP_PAD, RFC 5649). Check values are computed inside the HSM.
+(CKM_AES_KEY_WRAP_PAD, RFC 5649). Check values are computed inside the HSM. A stored key
+pair's private key (its PKCS #8 PrivateKeyInfo, wrapped) comes back in only to sign
+(``sign_with_key``): unwrapped as a session object that signs and does nothing else, and
+destroyed when the signature is made.
 
 Clear key bytes cross the HSM boundary only in the paper-ceremony calls: ``import_clear_key``
 (a key combined from components goes in), ``export_clear_key`` (a stored key comes out, to
@@ -190,6 +193,22 @@ _TRANSIENT_READABLE: dict[Attribute, Any] = {
     Attribute.SENSITIVE: False,
     Attribute.EXTRACTABLE: True,
 }
+# A stored key pair's private key, unwrapped for one signature (``sign_with_key``): a session
+# object that signs and does nothing else. Never readable, and not even wrappable again
+# (PKCS#11 v2.40 base §4.9: EXTRACTABLE false, so C_WrapKey refuses it). SIGN_RECOVER is
+# refused as well: with RSA it is the raw private-key operation, as DECRYPT would be.
+# python-pkcs11's unwrap template names every capability; a private key has no CKA_ENCRYPT,
+# CKA_VERIFY or CKA_WRAP (§4.9) and SoftHSM refuses them, so DEFAULT leaves them out.
+_TRANSIENT_SIGNING: dict[Attribute, Any] = {
+    Attribute.ENCRYPT: DEFAULT,
+    Attribute.VERIFY: DEFAULT,
+    Attribute.WRAP: DEFAULT,
+    Attribute.SIGN_RECOVER: False,
+    Attribute.TOKEN: False,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+}
 
 # A C_CreateObject template names every capability: the defaults of CKA_ENCRYPT and the rest
 # are the module's own choice (PKCS#11 v2.40 base §4.8), python-pkcs11 sets them only in its
@@ -230,6 +249,10 @@ _BACKUP_FIELDS = frozenset(
 )
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _MAX_WRAPPED_PRIVATE = 4096  # a wrapped PKCS #8 EC key is far smaller
+# A stored key pair: its PKCS #8 PrivateKeyInfo wrapped under the master key (RFC 5649).
+# RSA-4096's is about 2.4 KB; the bound refuses nonsense before the HSM sees it.
+_MIN_WRAPPED_KEY_PAIR = 16
+_MAX_WRAPPED_KEY_PAIR = 4096
 
 _SECRET_KEY_TYPES: dict[KeyAlgorithm, tuple[KeyType, Mechanism]] = {
     KeyAlgorithm.TDES_2KEY: (KeyType.DES2, Mechanism.DES2_KEY_GEN),
@@ -597,6 +620,17 @@ def _check_wrapped_length(algorithm: KeyAlgorithm, wrapped: bytes) -> None:
         raise IntegrityError(
             f"The wrapped {algorithm.value} key is {len(wrapped)} bytes long; wrapped "
             f"under the master key it is {expected} bytes. It is refused.",
+        )
+
+
+def _check_wrapped_key_pair_length(algorithm: KeyAlgorithm, wrapped: bytes) -> None:
+    # RFC 5649 §4.1: a multiple of 8 bytes, the integrity block and at least one more block.
+    length = len(wrapped)
+    if not _MIN_WRAPPED_KEY_PAIR <= length <= _MAX_WRAPPED_KEY_PAIR or length % 8:
+        raise IntegrityError(
+            f"The wrapped {algorithm.value} key pair is {length} bytes long; wrapped under "
+            f"the master key it is a multiple of 8 bytes, {_MIN_WRAPPED_KEY_PAIR} to "
+            f"{_MAX_WRAPPED_KEY_PAIR}. It is refused.",
         )
 
 
@@ -1481,6 +1515,78 @@ class Pkcs11Hsm:
                     log.error("could not remove a partly restored workstation key: %r", exc)
             raise
 
+    # --- managed key pairs (certificates) ------------------------------------------------
+
+    def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: only a stored key pair (RSA-2048, "
+                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521) signs.",
+            )
+        if not isinstance(wrapped, bytes | bytearray):
+            raise BadInput(f"The wrapped key pair is {type(wrapped).__name__}, not bytes.")
+        if not isinstance(message, bytes | bytearray):
+            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
+        _check_wrapped_key_pair_length(algorithm, wrapped)
+        with (
+            self._use(f"sign with a stored {algorithm.value} key pair") as shared,
+            _transient_objects() as objs,
+        ):
+            private = self._unwrap_stored_private(shared, objs, algorithm, bytes(wrapped))
+            if algorithm.family is KeyFamily.RSA:
+                # RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2), hashed inside the HSM.
+                signer = _capable(private, SignMixin, "the stored key pair")
+                return signer.sign(bytes(message), mechanism=Mechanism.SHA256_RSA_PKCS)
+            return _ecdsa_sign(shared, private, bytes(message), "the stored key pair")
+
+    def _unwrap_stored_private(
+        self,
+        shared: _SharedSession,
+        objs: list[Object],
+        algorithm: KeyAlgorithm,
+        wrapped: bytes,
+    ) -> Object:
+        """A stored key pair's private key (its PKCS #8 PrivateKeyInfo, wrapped under the
+        master key by ``_generate_key_pair``) unwrapped as a session object that only signs,
+        added to the call's transient ``objs``. IntegrityError when it does not unwrap, or
+        holds a key of another size or curve than ``algorithm``."""
+        key_type = KeyType.RSA if algorithm.family is KeyFamily.RSA else KeyType.EC
+        master = _capable(self._master(shared), UnwrapMixin, MASTER_KEY_LABEL)
+        try:
+            private = master.unwrap_key(
+                ObjectClass.PRIVATE_KEY,
+                key_type,
+                wrapped,
+                mechanism=_WRAP,
+                store=False,
+                capabilities=MechanismFlag.SIGN,
+                template=_TRANSIENT_SIGNING,
+            )
+        except _INFRASTRUCTURE_ERRORS + _TEMPLATE_ERRORS:
+            raise
+        except p11.PKCS11Error as exc:
+            # RFC 5649 §3: the integrity check (AIV) failed, i.e. the value was altered or
+            # wrapped under another master key; or it unwrapped to something that is not a
+            # PKCS #8 private key of this family (SoftHSM 2.6: CKR_FUNCTION_FAILED).
+            raise IntegrityError(
+                f"The wrapped {algorithm.value} key pair does not unwrap under this "
+                "workstation's master key: it was altered, belongs to another workstation "
+                "or holds another kind of key. It is refused.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        objs.append(private)
+        # The family was fixed by the unwrap; the size or curve is checked here, so that a
+        # key is never used as another algorithm than the one recorded for it.
+        held = _key_pair_algorithm(private)
+        if held is not algorithm:
+            shown = held.value if held is not None else "of another kind"
+            raise IntegrityError(
+                f"The wrapped key pair is not {algorithm.value}: its private key is {shown}. "
+                "It is refused.",
+            )
+        return private
+
     # --- binding MACs and audit signatures -----------------------------------------------
 
     def _binding(self, shared: _SharedSession) -> tuple[Any, Mechanism]:
@@ -1791,19 +1897,28 @@ _RSA_SIZES: dict[int, KeyAlgorithm] = {
 }
 
 
-def _exchange_algorithm(public: Object, name: str) -> KeyAlgorithm:
-    """The algorithm of an exchange key pair, from its public key's attributes."""
-    key_type = public[Attribute.KEY_TYPE]
+def _key_pair_algorithm(key: Object) -> KeyAlgorithm | None:
+    """The algorithm of either half of an RSA or EC key pair; None for a key of a kind the
+    workstation does not use. CKA_MODULUS and CKA_EC_PARAMS are readable on a sensitive
+    private key too (PKCS#11 v2.40 Current Mechanisms §2.1.3 and §2.3.4: not sensitive)."""
+    key_type = key[Attribute.KEY_TYPE]
     if key_type == KeyType.RSA:
-        bits = int.from_bytes(public[Attribute.MODULUS], "big").bit_length()
-        if bits in _RSA_SIZES:
-            return _RSA_SIZES[bits]
-    elif key_type == KeyType.EC:
-        params = public[Attribute.EC_PARAMS]
+        bits = int.from_bytes(key[Attribute.MODULUS], "big").bit_length()
+        return _RSA_SIZES.get(bits)
+    if key_type == KeyType.EC:
+        params = key[Attribute.EC_PARAMS]
         for algorithm, der in _EC_PARAMS.items():
             if params == der:
                 return algorithm
-    raise HsmError(f"Exchange key pair {name!r} is of a kind the workstation does not use.")
+    return None
+
+
+def _exchange_algorithm(public: Object, name: str) -> KeyAlgorithm:
+    """The algorithm of an exchange key pair, from its public key's attributes."""
+    algorithm = _key_pair_algorithm(public)
+    if algorithm is None:
+        raise HsmError(f"Exchange key pair {name!r} is of a kind the workstation does not use.")
+    return algorithm
 
 
 def _exchange_spki(public: Object, name: str) -> bytes:

@@ -132,6 +132,15 @@ class Hsm(Protocol):
         not unwrap under the transport key. All or nothing."""
         ...
 
+    # --- managed key pairs (certificates issue) ------------------------------------------
+
+    def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
+        """Sign ``message`` with a stored key pair's private key (wrapped under the master
+        key, as ``generate_key`` returned it), unwrapped into a session object for the one
+        operation: RSASSA-PKCS1-v1_5 with SHA-256 for RSA, ECDSA with SHA-256 (DER
+        signature) for EC. Raises IntegrityError if it does not unwrap."""
+        ...
+
     # --- exchange key pairs (interchange issue: TR-34 and ECDH) ---------------------------
     # The workstation's own key pairs for key exchange with partners, kept as token objects
     # under a name ("exchange-ca", "tr34-krd", "tr34-kdh", "ecdh-p256", ...). Private keys
