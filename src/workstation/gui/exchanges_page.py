@@ -428,6 +428,32 @@ class _FormDialog(QDialog):
     def submit(self) -> None:
         """Check the fields and run the change (each dialog its own)."""
 
+    def add_notes(self, text: str) -> QPlainTextEdit:
+        """The partner's notes, a few lines (Tab leaves the field)."""
+        notes = QPlainTextEdit(text, self)
+        notes.setObjectName("partnerNotes")
+        notes.setMaximumHeight(70)
+        notes.setTabChangesFocus(True)
+        self.add_row("Notes:", notes, "notes")
+        return notes
+
+    def run_change(
+        self,
+        *,
+        action: Action,
+        title: str,
+        call: Callable[[Any], Any],
+        said: Callable[[Any], str],
+    ) -> None:
+        """The change under ``action``'s quorum; once it is done the dialog closes and the
+        page says ``said(result)``."""
+
+        def done(result: Any) -> None:
+            self.accept()
+            self.page.say(said(result))
+
+        self.page.change(action=action, title=title, call=call, parent=self, on_done=done)
+
 
 class PartnerDialog(_FormDialog):
     """Add an exchange partner with its trust anchors."""
@@ -459,11 +485,7 @@ class PartnerDialog(_FormDialog):
         self.add_row("CRLs:", self.crls, "crl_files")
         self.krd = _OneFile("krdFile", "KRD certificate", state, self)
         self.add_row("KRD certificate (TR-34):", self.krd, "krd_file")
-        self.notes = QPlainTextEdit(self)
-        self.notes.setObjectName("partnerNotes")
-        self.notes.setMaximumHeight(70)
-        self.notes.setTabChangesFocus(True)
-        self.add_row("Notes:", self.notes, "notes")
+        self.notes = self.add_notes("")
         self.finish_layout("&Add partner", "addPartnerButton")
         self.resize(640, self.sizeHint().height())
 
@@ -487,17 +509,12 @@ class PartnerDialog(_FormDialog):
         def call(session: Any) -> Partner:
             return services.interchange.add_partner(session, **form.read())
 
-        self.page.change(
+        self.run_change(
             action=Action.MANAGE_PARTNERS,
             title=f"Adding partner {form.name.strip()}",
             call=call,
-            parent=self,
-            on_done=self._added,
+            said=lambda partner: f"Partner {partner.name} added.",
         )
-
-    def _added(self, partner: Partner) -> None:
-        self.accept()
-        self.page.say(f"Partner {partner.name} added.")
 
 
 class PartnerUpdateDialog(_FormDialog):
@@ -529,11 +546,7 @@ class PartnerUpdateDialog(_FormDialog):
         self.add_row("CRLs:", self.crls, "crl_files")
         self.krd = _OneFile("krdFile", "KRD certificate", state, self)
         self.add_row("New KRD certificate:", self.krd, "krd_file")
-        self.notes = QPlainTextEdit(partner.notes, self)
-        self.notes.setObjectName("partnerNotes")
-        self.notes.setMaximumHeight(70)
-        self.notes.setTabChangesFocus(True)
-        self.add_row("Notes:", self.notes, "notes")
+        self.notes = self.add_notes(partner.notes)
         self.finish_layout("&Update partner", "updatePartnerButton")
         self.resize(640, self.sizeHint().height())
 
@@ -557,17 +570,14 @@ class PartnerUpdateDialog(_FormDialog):
         def call(session: Any) -> Partner:
             return services.interchange.update_partner(session, name, **form.read())
 
-        self.page.change(
+        self.run_change(
             action=Action.MANAGE_PARTNERS,
             title=f"Updating partner {name}",
             call=call,
-            parent=self,
-            on_done=self._updated,
+            said=lambda partner: (
+                f"Partner {partner.name} updated (record version {partner.version})."
+            ),
         )
-
-    def _updated(self, partner: Partner) -> None:
-        self.accept()
-        self.page.say(f"Partner {partner.name} updated (record version {partner.version}).")
 
 
 @dataclass(frozen=True)
@@ -650,17 +660,15 @@ class PublishDialog(_FormDialog):
                     written.append(write_new(str(ca_target), ca_pem.encode()))
             return Published(form.name, tuple(written))
 
-        def done(published: Published) -> None:
-            self.accept()
+        def said(published: Published) -> str:
             files = " and ".join(str(f) for f in published.files)
-            self.page.say(f"The {published.name} certificate was saved: {files}.")
+            return f"The {published.name} certificate was saved: {files}."
 
-        self.page.change(
+        self.run_change(
             action=Action.MANAGE_PARTNERS if form.makes_new else Action.VIEW_INVENTORY,
             title=f"Publishing the {form.name} certificate",
             call=call,
-            parent=self,
-            on_done=done,
+            said=said,
         )
 
 
