@@ -75,6 +75,10 @@ for, not a wire format.
 - After the hash matches, the content is checked too: the issuer key is 1 to ``NCA`` bytes
   (Book 2 5.1), its padding is all ``BB``, its first byte is not zero, and its exponent is
   3 or 65537. The hash proves the CA signed these values, not that they are well formed.
+- A remainder must have exactly ``NI - (NCA - 36)`` bytes: one given where the key fits
+  in the certificate is refused, not ignored (the hash would cover it, Book 2 5.3 step 5).
+- :func:`issuer_identifier` of a PAN takes its eight leftmost digits (the eight-digit IIN
+  of ISO/IEC 7812-1:2017); pass the BIN to name a shorter prefix.
 - Messages never repeat a PAN: they name the field and the rule it broke.
 """
 
@@ -685,7 +689,9 @@ def issue_issuer_certificate(
     The data of EMV Book 2 Table 13 is built, hashed with SHA-1 and signed with the CA
     private key by the RSA recovery scheme of Annex A2.1 (the private operation on the
     whole recovered data). The signature is verified with the public key before it is
-    returned, so a private key that does not match its public half is refused.
+    returned, so a private key that does not match its public half is refused. The private
+    operation is plain modular exponentiation, neither blinded nor constant-time: a
+    production CA signs inside its HSM.
 
     Parameters
     ----------
