@@ -76,7 +76,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 __all__ = [
@@ -210,7 +210,6 @@ def _key_problem(key: Any) -> str | None:
     kinds = (
         (ed25519.Ed25519PublicKey, "an Ed25519"),
         (ed448.Ed448PublicKey, "an Ed448"),
-        (dsa.DSAPublicKey, "a DSA"),
     )
     for kind, name in kinds:
         if isinstance(key, kind):
@@ -422,33 +421,38 @@ def _check_label(label: str, what: str) -> None:
         )
 
 
-def _check_dns_name(name: Any, what: str, *, wildcard: bool) -> str:
-    """A DNS name in the preferred name syntax (RFC 1034 3.5, RFC 1123 2.1; RFC 5280 4.2.1.6).
-
-    A wildcard is a whole leftmost ``*`` label followed by two or more labels."""
-    if not isinstance(name, str) or not name:
-        raise PkixError(f"{what}: each name must be a non-empty str")
+def _dns_name_problem(name: str, *, wildcard: bool) -> str | None:
+    """Why ``name`` is not a DNS name in the preferred name syntax (RFC 1034 3.5, RFC 1123
+    2.1; RFC 5280 4.2.1.6), or None. A wildcard is a whole leftmost ``*`` label followed by
+    two or more labels."""
     if not name.isascii():
-        raise PkixError(f"{what}: {name!r} is not ASCII; give its A-label form (xn--...)")
+        return "is not ASCII; give its A-label form (xn--...)"
     if len(name) > 253:
-        raise PkixError(f"{what}: {name!r} is longer than 253 characters")
+        return "is longer than 253 characters"
     if name.endswith("."):
-        raise PkixError(f"{what}: {name!r} ends with a dot")
+        return "ends with a dot"
     labels = name.split(".")
     if wildcard and labels[0] == "*":
         if len(labels) < 3:
-            raise PkixError(f"{what}: {name!r} has a wildcard over fewer than two labels")
+            return "has a wildcard over fewer than two labels"
         labels = labels[1:]
     for label in labels:
         if not _LABEL.match(label):
             if "*" in label:
-                raise PkixError(
-                    f"{what}: {name!r} has a wildcard that is not its whole first label"
-                )
-            raise PkixError(
-                f"{what}: {name!r} has a label that is not letters, digits and inner "
-                f"hyphens of at most 63 characters: {label!r}"
+                return "has a wildcard that is not its whole first label"
+            return (
+                "has a label that is not letters, digits and inner hyphens of at most 63 "
+                f"characters: {label!r}"
             )
+    return None
+
+
+def _check_dns_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise PkixError(f"{what}: each name must be a non-empty str")
+    problem = _dns_name_problem(name, wildcard=True)
+    if problem is not None:
+        raise PkixError(f"{what}: {name!r} {problem}")
     return name
 
 
@@ -464,7 +468,9 @@ def _check_email(address: Any, what: str) -> str:
     atoms = local.split(".")
     if not at or not local or len(local) > 64 or not all(a and set(a) <= _ATEXT for a in atoms):
         raise PkixError(f"{what}: {address!r} is not a mailbox like name@bank.example")
-    _check_dns_name(domain, what, wildcard=False)
+    problem = _dns_name_problem(domain, wildcard=False) if domain else "is empty"
+    if problem is not None:
+        raise PkixError(f"{what}: {address!r}: its domain {problem}")
     return address
 
 
@@ -627,7 +633,7 @@ def _requested(profile: Profile) -> tuple[Any, Any]:
     general_names: list[Any] = []
     seen: set[str] = set()
     for name in _names(profile.dns_names, "dns_names"):
-        _check_dns_name(name, "dns_names", wildcard=True)
+        _check_dns_name(name, "dns_names")
         if name.lower() in seen:
             raise PkixError(f"dns_names: {name!r} appears twice")
         seen.add(name.lower())
@@ -879,6 +885,10 @@ def _load_request(der: bytes, what: str) -> tuple[x509.CertificateSigningRequest
     try:
         request = x509.load_der_x509_csr(der)
         request.tbs_certrequest_bytes  # noqa: B018 - read now: refused here if malformed
+    except x509.InvalidVersion as exc:
+        raise PkixError(
+            f"{what} version is {exc.parsed_version}, not 0 (v1, RFC 2986 4.1)"
+        ) from exc
     except ValueError as exc:
         raise PkixError(f"{what} is not a DER certificate request (PKCS#10)") from exc
     with _parsing(what):
@@ -933,15 +943,12 @@ def read_csr(data: bytes) -> CsrInfo:
     what = "certificate request"
     with _parsing(what):
         info = parsed["certification_request_info"]
-        version = int(info["version"])
         algorithm = parsed["signature_algorithm"]
         attributes = info["attributes"]
         requested: list[Any] = []
         for attribute in [] if isinstance(attributes, asn1.Void) else attributes:
             if attribute["type"].dotted == "1.2.840.113549.1.9.14":
                 requested.append(attribute["values"])
-    if version != 0:
-        raise PkixError(f"{what} version is {version}, not 0 (v1, RFC 2986 4.1)")
     key = _load_public_key(info["subject_pk_info"].dump(), f"{what} public key")
     problem = _key_problem(key)
     if problem is not None:
@@ -1175,6 +1182,11 @@ def _load_certificate(der: Any, what: str) -> _Certificate:
         serial = cert.serial_number
         not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
         signature, tbs = cert.signature, cert.tbs_certificate_bytes
+    except x509.InvalidVersion as exc:
+        raise PkixError(
+            f"{what} is not a DER X.509 certificate (version {exc.parsed_version} is not "
+            "v1, v2 or v3)"
+        ) from exc
     except ValueError as exc:
         raise PkixError(f"{what} is not a DER X.509 certificate{hint}") from exc
     label = f'certificate "{subject}" (serial {_serial_text(serial)})'
@@ -1653,9 +1665,10 @@ def _bundle(der: bytes, what: str) -> list[bytes]:
 
 
 def _from_der(der: bytes, what: str) -> list[bytes]:
-    with _parsing(what):
-        outer = asn1.Sequence.load(der, strict=True)
-        first = outer.contents[:1]
+    try:
+        first = asn1.Sequence.load(der, strict=True).contents[:1]
+    except _PARSE_ERRORS as exc:
+        raise PkixError(f"{what} is not a DER certificate or PKCS#7 bundle") from exc
     if first == b"\x06":  # a ContentInfo starts with its content type OID
         return _bundle(der, what)
     return [_certificate_der(der, what)]
