@@ -120,7 +120,7 @@ def _parsing(what: str) -> Iterator[None]:
 _MIN_RSA_BITS = 2048
 _CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+_PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def _key_problem(key: Any) -> str | None:
     return "a public key that is neither RSA nor EC"
 
 
-def _key_type(key: PublicKey) -> str:
+def _key_type(key: _PublicKey) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"
     return f"EC {_CURVES[key.curve.name]}"
@@ -402,7 +402,7 @@ def _same_name(one: Any, other: Any) -> bool:
         return True
     try:
         return bool(one == other)
-    except ValueError:  # a value the preparation prohibits matches nothing else
+    except _PARSE_ERRORS:  # a value the preparation prohibits matches nothing else
         return False
 
 
@@ -1031,6 +1031,10 @@ _UNDERSTOOD = frozenset(
 _UNDERSTOOD_CRL = frozenset({"2.5.29.20", "2.5.29.35", "2.5.29.21", "2.5.29.24", "2.5.29.46"})
 
 
+# The extensions whose values are read.
+_READ = frozenset({"2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.17", "2.5.29.14", "2.5.29.35"})
+
+
 def _extension_label(oid: str) -> str:
     name = _EXTENSION_NAMES.get(oid)
     return oid if name is None else f"{name} ({oid})"
@@ -1073,17 +1077,11 @@ def _read_extensions(extensions: Any, what: str) -> _Extensions:
             seen[oid] = encoded
             if extension["critical"].native and oid not in _UNDERSTOOD:
                 critical.append(oid)
-            if oid in (
-                "2.5.29.19",
-                "2.5.29.15",
-                "2.5.29.37",
-                "2.5.29.17",
-                "2.5.29.14",
-                "2.5.29.35",
-            ):
+            if oid in _READ:
                 with _parsing(f"{what}: its {_extension_label(oid)} extension"):
                     values[oid] = extension["extn_value"].parsed
-                    values[oid].native  # noqa: B018 - parse it all now
+                    if oid != "2.5.29.17":  # read below, without IDNA decoding
+                        values[oid].native  # noqa: B018 - parse it all now
     ca, length = False, None
     if "2.5.29.19" in values:
         with _parsing(f"{what}: its basicConstraints extension"):
@@ -1103,10 +1101,11 @@ def _read_extensions(extensions: Any, what: str) -> _Extensions:
     if "2.5.29.17" in values:
         with _parsing(f"{what}: its subjectAltName extension"):
             for general_name in values["2.5.29.17"]:
+                # IA5String as written: asn1crypto's .native would decode IDNA A-labels
                 if general_name.name == "dns_name":
-                    dns.append(general_name.chosen.native)
+                    dns.append(general_name.chosen.contents.decode("ascii"))
                 elif general_name.name == "rfc822_name":
-                    emails.append(general_name.chosen.native)
+                    emails.append(general_name.chosen.contents.decode("ascii"))
                 elif general_name.name == "ip_address":
                     packed = general_name.chosen.contents
                     if len(packed) not in (4, 16):

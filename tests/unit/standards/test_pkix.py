@@ -15,7 +15,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -757,6 +757,16 @@ PROFILE_REFUSALS: list[tuple[dict[str, Any], str]] = [
 def test_profile_refusals(arguments: dict[str, Any], message: str) -> None:
     with refused(message):
         Profile(**arguments)
+
+
+def test_internationalized_names_stay_in_their_a_label_form() -> None:
+    key = ec_key("P-256")
+    profile = Profile(
+        subject="CN=x", dns_names=("xn--zrich-kva.example",), emails=("ops@xn--zrich-kva.example",)
+    )
+    der = pkix.build_csr(profile, public_key=spki(key), sign=signer(key))
+    info = pkix.read_csr(der)
+    assert (info.dns_names, info.emails) == (profile.dns_names, profile.emails)
 
 
 def test_profile_accepts_what_the_refusals_do_not() -> None:
@@ -1655,3 +1665,150 @@ def test_module_doctests() -> None:
     result = doctest.testmod(pkix)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# =========================================================================== OpenSSL interop
+
+
+def openssl(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", *arguments], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def test_read_csr_of_a_request_made_by_openssl(tmp_path: Path) -> None:
+    made = openssl(
+        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes",
+        "-keyout", "key.pem", "-out", "request.pem", "-subj", "/C=GB/O=Bank/CN=vendor-ca",
+        "-addext", "subjectAltName=DNS:vendor.bank.example,IP:192.0.2.7",
+        "-addext", "keyUsage=critical,digitalSignature,keyAgreement",
+        "-addext", "extendedKeyUsage=serverAuth",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    info = pkix.read_csr((tmp_path / "request.pem").read_bytes())
+    assert info.subject == "CN=vendor-ca,O=Bank,C=GB"
+    assert info.key_type == "EC P-384"
+    assert (info.dns_names, info.ip_addresses) == (("vendor.bank.example",), ("192.0.2.7",))
+    assert info.key_usage == frozenset({"digital_signature", "key_agreement"})
+    assert info.extended_key_usage == ("server_auth",)
+    key = serialization.load_pem_private_key((tmp_path / "key.pem").read_bytes(), None)
+    assert info.public_key == spki(key)
+
+
+def test_a_certificate_openssl_issues_from_a_request_validates(tmp_path: Path) -> None:
+    """build_csr -> an OpenSSL CA copying the requested extensions -> validate_certificate."""
+    ca_key = ec_key("P-384", 3)
+    year = timedelta(days=365)  # around today: OpenSSL dates what it issues from its clock
+    ca = issue(
+        "OpenSSL CA", key=ca_key, serial=1, ca=True, not_before=datetime.now(UTC) - year,
+        not_after=datetime.now(UTC) + year,
+    )  # fmt: skip
+    (tmp_path / "ca.pem").write_text(pem(ca.der))
+    (tmp_path / "ca.key").write_bytes(
+        ca_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key = rsa_key(3072)
+    profile = Profile(
+        subject="CN=kdh.bank.example,O=Bank,C=GB",
+        dns_names=("kdh.bank.example",),
+        key_usage=frozenset({"digital_signature", "key_encipherment"}),
+        extended_key_usage=("client_auth",),
+    )
+    der = pkix.build_csr(profile, public_key=spki(key), sign=signer(key))
+    (tmp_path / "request.pem").write_text(pkix.csr_pem(der))
+    issued = openssl(
+        "x509", "-req", "-in", "request.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-set_serial", "0x2002", "-days", "30", "-sha256", "-copy_extensions", "copy",
+        "-out", "issued.pem",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    (certificate,) = pkix.read_certificates((tmp_path / "issued.pem").read_bytes())
+    loaded = x509.load_der_x509_certificate(certificate)
+    checked = pkix.validate_certificate(
+        certificate,
+        anchors=[ca.der],
+        now=loaded.not_valid_before_utc,
+        key_usage=frozenset({"digital_signature", "key_encipherment"}),
+        extended_key_usage=("client_auth",),
+        public_key=spki(key),
+    )
+    assert (checked.subject, checked.serial) == (profile.subject, 0x2002)
+    assert checked.dns_names == profile.dns_names
+
+
+def openssl_accepts(
+    tmp_path: Path, leaf: bytes, anchor: bytes, intermediates: list[bytes], crls: list[bytes]
+) -> bool:
+    (tmp_path / "anchor.pem").write_text(pem(anchor))
+    (tmp_path / "untrusted.pem").write_text("".join(pem(der) for der in intermediates))
+    (tmp_path / "leaf.pem").write_text(pem(leaf))
+    arguments = ["verify", "-attime", str(int(NOW.timestamp())), "-CAfile", "anchor.pem"]
+    if intermediates:
+        arguments += ["-untrusted", "untrusted.pem"]
+    if crls:
+        text = b"".join(
+            x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM) for der in crls
+        )
+        (tmp_path / "crls.pem").write_bytes(text)
+        arguments += ["-crl_check_all", "-CRLfile", "crls.pem"]
+    return openssl(*arguments, "leaf.pem", cwd=tmp_path).returncode == 0
+
+
+def agreement_cases(pki: Pki) -> dict[str, tuple[bytes, list[bytes], list[bytes]]]:
+    """(leaf, intermediates, CRLs) under the anchor pki.root."""
+    crls = [pki.root_crl, pki.intermediate_crl]
+    not_ca = issue(CA_CN, key=ec_key("P-384", 1), serial=0x10, issuer=pki.root, ca=False)
+    short = issue(CA_CN, key=ec_key("P-384", 1), serial=0x10, issuer=pki.root, ca=True,
+                  not_after=datetime(2026, 5, 1, tzinfo=UTC))  # fmt: skip
+    sub = issue("Sub CA", key=ec_key("P-256", 3), serial=0x20, issuer=pki.intermediate, ca=True)
+    flipped = bytearray(pki.leaf.der)
+    flipped[-1] ^= 1
+    revoking = crl(pki.intermediate, revoked=((0x1001, datetime(2026, 5, 15, tzinfo=UTC), None),))
+    return {
+        "good": (pki.leaf.der, [pki.intermediate.der], crls),
+        "good without CRLs": (pki.leaf.der, [pki.intermediate.der], []),
+        "expired": (
+            leaf_of(pki, not_after=datetime(2026, 5, 31, tzinfo=UTC)).der,
+            [pki.intermediate.der],
+            crls,
+        ),
+        "not yet valid": (
+            leaf_of(pki, not_before=datetime(2026, 6, 2, tzinfo=UTC)).der,
+            [pki.intermediate.der],
+            crls,
+        ),
+        "issuer expired": (pki.leaf.der, [short.der], []),
+        "no issuer": (pki.leaf.der, [], []),
+        "bad signature": (bytes(flipped), [pki.intermediate.der], crls),
+        "issuer not a CA": (pki.leaf.der, [not_ca.der], []),
+        "path length": (
+            issue(LEAF_CN, key=ec_key("P-256", 1), serial=0x1001, issuer=sub).der,
+            [sub.der, pki.intermediate.der],
+            [],
+        ),
+        "revoked": (pki.leaf.der, [pki.intermediate.der], [pki.root_crl, revoking]),
+        "stale CRL": (
+            pki.leaf.der,
+            [pki.intermediate.der],
+            [pki.root_crl, crl(pki.intermediate, next_update=datetime(2026, 5, 31, tzinfo=UTC))],
+        ),
+    }
+
+
+def test_accepts_and_refuses_as_openssl_verify_does(pki: Pki, tmp_path: Path) -> None:
+    outcomes = {}
+    for case, (leaf, intermediates, crls) in agreement_cases(pki).items():
+        try:
+            validate(pki, leaf, intermediates=intermediates, crls=crls)
+            ours = True
+        except PkixError:
+            ours = False
+        outcomes[case] = (ours, openssl_accepts(tmp_path, leaf, pki.root.der, intermediates, crls))
+    assert all(ours == theirs for ours, theirs in outcomes.values()), outcomes
+    assert [case for case, (ours, _) in outcomes.items() if ours] == ["good", "good without CRLs"]
