@@ -769,7 +769,8 @@ def build_csr(profile: Profile, *, public_key: bytes, sign: Signer) -> bytes:
         raise PkixError(f"sign's signature does not verify with public_key ({scheme.name})")
     request = asn1_csr.CertificationRequest(
         {
-            "certification_request_info": info,
+            # the very bytes that were signed
+            "certification_request_info": asn1_csr.CertificationRequestInfo.load(info_der),
             "signature_algorithm": asn1_algos.SignedDigestAlgorithm(algorithm),
             "signature": signature,
         }
@@ -900,6 +901,17 @@ def csr_pem(der: bytes) -> str:
     """The PEM text (RFC 7468 7, ``CERTIFICATE REQUEST``) of a DER certificate request.
 
     The request is parsed first; its signature is not checked here (see :func:`read_csr`).
+
+    Parameters
+    ----------
+    der : bytes
+        A DER CertificationRequest, as :func:`build_csr` returns it.
+
+    Returns
+    -------
+    str
+        ``-----BEGIN CERTIFICATE REQUEST-----``, base64 in lines of 64 characters, the END
+        line and a final newline.
 
     Examples
     --------
@@ -1681,6 +1693,16 @@ def read_certificates(data: bytes) -> list[bytes]:
     ignored). Anything else is PEM text: every ``CERTIFICATE`` block and every ``PKCS7``
     or ``CMS`` block (a P7B) is read; text between blocks is ignored; a block with another
     label (a private key, a CRL) is refused. Each certificate is parsed, not validated.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's contents.
+
+    Returns
+    -------
+    list of bytes
+        The DER certificates, at least one.
 
     Examples
     --------
