@@ -907,10 +907,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=100)
 
     from .ceremonies import register
+    from .certificates import register as register_certificates
     from .interchange import register as register_interchange
 
     register(sub, cmd)
     register_interchange(sub, cmd)
+    register_certificates(sub, cmd)
     return p
 
 

@@ -42,6 +42,7 @@ class Action(StrEnum):
     IMPORT_KEY = "import_key"  # a key received from a partner (TR-31, TR-34, ECDH, legacy)
     DERIVE_TEST_KEYS = "derive_test_keys"  # DUKPT test tool, on test keys only
     MANAGE_PARTNERS = "manage_partners"  # exchange partners, their trust anchors and CRLs
+    MANAGE_CERTIFICATES = "manage_certificates"  # requests signed by a key pair, imports
     PRINT_COMPONENTS = "print_components"  # generate a key as printed components
     ENTER_COMPONENTS = "enter_components"  # form a key from components typed by custodians
     RECORD_ENVELOPE = "record_envelope"  # sealed, handed over, received, opened, destroyed
@@ -77,6 +78,7 @@ KEY_ACTIONS: frozenset[Action] = frozenset(
         Action.EXPORT_KEY,
         Action.IMPORT_KEY,
         Action.DERIVE_TEST_KEYS,
+        Action.MANAGE_CERTIFICATES,
     }
 )
 
@@ -339,6 +341,7 @@ DEFAULT_QUORUMS: dict[Action, Quorum] = {
     Action.IMPORT_KEY: _q("2 key_custodian"),
     Action.DERIVE_TEST_KEYS: _q("1 key_custodian"),
     Action.MANAGE_PARTNERS: _q("1 security_officer + 1 supervisor"),
+    Action.MANAGE_CERTIFICATES: _q("1 key_custodian + 1 supervisor"),
     # Paper ceremonies: the officer conducts, the custodians named for the components
     # must be logged on as well (checked by the ceremony service).
     Action.PRINT_COMPONENTS: _q("1 security_officer + 2 key_custodian"),

@@ -1222,6 +1222,7 @@ def _key_action_order(action: Action) -> int:
         Action.EXPORT_KEY,
         Action.IMPORT_KEY,
         Action.DERIVE_TEST_KEYS,
+        Action.MANAGE_CERTIFICATES,
         Action.COMPROMISE_KEY,
         Action.DESTROY_KEY,
     ]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from workstation.services.admin import PolicyService, TemplateService
     from workstation.services.audit import AuditService
     from workstation.services.ceremonies import CeremonyService
+    from workstation.services.certificates import CertificateService
     from workstation.services.initialise import InitialiseService
     from workstation.services.interchange import InterchangeService
     from workstation.services.keys import KeyService
@@ -82,6 +83,12 @@ class WorkstationServices:
         from workstation.services.interchange import InterchangeService
 
         return InterchangeService(self.ctx, self.keys)
+
+    @cached_property
+    def certificates(self) -> CertificateService:
+        from workstation.services.certificates import CertificateService
+
+        return CertificateService(self.ctx, self.keys, self.interchange)
 
     def close(self) -> None:
         try:

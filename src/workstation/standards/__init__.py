@@ -13,6 +13,9 @@ library: a payment developer can use these modules alone.
 - :mod:`workstation.standards.ecdh`: ECDH key agreement with the NIST SP 800-56C and ANSI X9.63
   key derivation functions.
 - :mod:`workstation.standards.dukpt`: DUKPT, TDES (ANSI X9.24-1:2009) and AES (ANSI X9.24-3:2017).
+- :mod:`workstation.standards.emv`: EMV Book 2 issuer public key certificates.
+- :mod:`workstation.standards.pkix`: certificate requests (PKCS#10) signed by an external
+  signer, and certificate path validation (RFC 5280) naming every refusal.
 
 See docs/standards.md for the decisions taken on the standards' edge cases.
 """
