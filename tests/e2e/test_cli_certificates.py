@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e.test_cli import PIN, Cli
+from tests.e2e.test_cli_interchange import staffed
 from tests.integration.test_interchange import PartnerPki, pem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc, pytest.mark.hsm]
@@ -45,26 +46,7 @@ def sign(pki: PartnerPki, csr_path: Path, public_key: Any = None) -> bytes:
 
 
 def test_certificates_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_path: Path) -> None:
-    names = ("Olivia Grant", "Oscar Lindqvist", "Cara Mendes", "Carl Novak", "Sam Adeyemi")
-    cards = {n: virtual_cards.issue(n, PIN) for n in names}
-
-    def readers(*who: str) -> None:
-        virtual_cards.remove_all()
-        for i, name in enumerate(who):
-            virtual_cards.insert(cards[name], i)
-
-    readers("Olivia Grant", "Oscar Lindqvist")
-    cli.ok("init", "--officer", "Olivia Grant", "--officer", "Oscar Lindqvist", pins=[PIN, PIN])
-    for name, role in (
-        ("Cara Mendes", "key_custodian"),
-        ("Carl Novak", "key_custodian"),
-        ("Sam Adeyemi", "supervisor"),
-    ):
-        virtual_cards.insert(cards[name], 5)
-        cli.ok(
-            "people", "enrol", "--name", name, "--role", role, "--card-reader", "5", pins=[PIN] * 3
-        )
-        virtual_cards.remove(5)
+    readers = staffed(cli, virtual_cards)
     pki = PartnerPki()
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(pem(pki.ca))

@@ -4,6 +4,7 @@ and bad input that changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "home")
 
 
-def test_exchanges_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_path: Path) -> None:
+def staffed(cli: Cli, virtual_cards: Any) -> Callable[..., None]:
+    """An initialised workstation with two officers, two custodians and a supervisor;
+    returns a function that puts the named people's cards in readers 0, 1, ..."""
     names = ("Olivia Grant", "Oscar Lindqvist", "Cara Mendes", "Carl Novak", "Sam Adeyemi")
     cards = {n: virtual_cards.issue(n, PIN) for n in names}
 
@@ -44,7 +47,11 @@ def test_exchanges_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_path:
             "people", "enrol", "--name", name, "--role", role, "--card-reader", "5", pins=[PIN] * 3
         )
         virtual_cards.remove(5)
+    return readers
 
+
+def test_exchanges_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_path: Path) -> None:
+    readers = staffed(cli, virtual_cards)
     readers("Olivia Grant", "Sam Adeyemi")
     cli.ok(
         "templates",

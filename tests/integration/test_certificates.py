@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the tests take the imported `world` fixture as their parameter
 """Certificates of key pairs on the real stack: a request signed inside SoftHSM2 by a key
 pair generated there (checked with openssl and cryptography), the certificate a partner's CA
 issues for it checked and kept, and every kind of wrong certificate refused with its reason
@@ -6,7 +7,6 @@ and nothing kept."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,8 @@ from tests.integration.test_interchange import (
     Exchange,
     PartnerPki,
     pem,
+    world,  # noqa: F401 - the same world fixture
 )
-from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
 from workstation.domain.certificates import CertificateStatus
 from workstation.domain.keys import ManagedKey
 from workstation.errors import BadInput
@@ -35,20 +35,6 @@ pytestmark = [pytest.mark.hsm, pytest.mark.pcsc]
 CERTIFIERS = ("Cara", "Sam")  # manage_certificates: 1 key custodian + 1 supervisor
 TLS = "TLS server key pair"  # seed template, EC P-256
 EPP = "ATM EPP key pair"  # seed template, RSA-2048
-
-
-@pytest.fixture
-def world(tmp_path: Path, hsm: Pkcs11Hsm, virtual_cards: Any) -> Iterator[Exchange]:
-    w = Exchange(tmp_path, hsm, virtual_cards)
-    w.hsm = hsm  # type: ignore[attr-defined]
-    w.pki = PartnerPki()  # type: ignore[attr-defined]
-    w.initialise()
-    w.templates()
-    try:
-        yield w
-    finally:
-        w.end()
-        w.repo.close()
 
 
 def issue(
