@@ -802,7 +802,7 @@ class InterchangeService:
             warnings=tuple(warnings),
         )
 
-    def _audit_export(
+    def _sent(
         self,
         session: Session,
         auth: Authorisation,
@@ -812,8 +812,13 @@ class InterchangeService:
         fmt: str,
         wrapping: str,
         wrapping_kcv: str,
+        header: str,
+        key_block: str = "",
+        token: bytes = b"",
+        shown_wrapping: str | None = None,
         details: dict[str, object] | None = None,
-    ) -> None:
+    ) -> ExportedKey:
+        """Audit a key sent to a partner (entry and key history) and describe it."""
         with self.ctx.repository.unit_of_work() as uow:
             now = self.ctx.clock.now()
             seq = self.ctx.audit(
@@ -847,6 +852,17 @@ class InterchangeService:
             )
             uow.commit()
         self.ctx.checkpoint()
+        return ExportedKey(
+            key_label=key.label,
+            key_kcv=key.kcv,
+            wrapping_label=shown_wrapping or wrapping,
+            wrapping_kcv=wrapping_kcv,
+            format=fmt,
+            partner=partner.name,
+            key_block=key_block,
+            token=token,
+            header=header,
+        )
 
     def _wrap(
         self,
@@ -991,7 +1007,7 @@ class InterchangeService:
         finally:
             _wipe(kbpk)
         fmt = f"TR-31 {chosen}"
-        self._audit_export(
+        return self._sent(
             session,
             auth,
             key,
@@ -999,17 +1015,9 @@ class InterchangeService:
             fmt=fmt,
             wrapping=kek.label,
             wrapping_kcv=kek.kcv,
-            details={"header": block[:16]},
-        )
-        return ExportedKey(
-            key_label=key.label,
-            key_kcv=key.kcv,
-            wrapping_label=kek.label,
-            wrapping_kcv=kek.kcv,
-            format=fmt,
-            partner=the_partner.name,
-            key_block=block,
             header=block[:16],
+            key_block=block,
+            details={"header": block[:16]},
         )
 
     def import_tr31(
@@ -1302,7 +1310,7 @@ class InterchangeService:
         mode = "two-pass" if nonce is not None else "one-pass"
         fmt = f"TR-34 {edition} {mode}"
         krd_text = certificate_summary(krd)
-        self._audit_export(
+        return self._sent(
             session,
             auth,
             key,
@@ -1310,17 +1318,10 @@ class InterchangeService:
             fmt=fmt,
             wrapping=f"KRD {krd_text}",
             wrapping_kcv="",
-            details={"header": header_text},
-        )
-        return ExportedKey(
-            key_label=key.label,
-            key_kcv=key.kcv,
-            wrapping_label=krd_text,
-            wrapping_kcv="",
-            format=fmt,
-            partner=the_partner.name,
-            token=token,
             header=header_text,
+            token=token,
+            shown_wrapping=krd_text,
+            details={"header": header_text},
         )
 
     # --- ECDH --------------------------------------------------------------------------
@@ -1412,7 +1413,7 @@ class InterchangeService:
         finally:
             _wipe(kek)
         fmt = f"ECDH {curve} {kdf} {hash_name} + TR-31 {block[0]}"
-        self._audit_export(
+        return self._sent(
             session,
             auth,
             key,
@@ -1420,17 +1421,9 @@ class InterchangeService:
             fmt=fmt,
             wrapping="ECDH-derived KEK",
             wrapping_kcv=kek_kcv,
-            details={"header": block[:16], "shared_info": shared_info.hex().upper()},
-        )
-        return ExportedKey(
-            key_label=key.label,
-            key_kcv=key.kcv,
-            wrapping_label="ECDH-derived KEK",
-            wrapping_kcv=kek_kcv,
-            format=fmt,
-            partner=the_partner.name,
-            key_block=block,
             header=block[:16],
+            key_block=block,
+            details={"header": block[:16], "shared_info": shared_info.hex().upper()},
         )
 
     def import_ecdh(
