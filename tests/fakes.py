@@ -295,17 +295,42 @@ class FakeHsm:
     # --- managed key pairs (same checks and messages as the PKCS#11 adapter) --------------
 
     def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
+        if not isinstance(message, bytes | bytearray):
+            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
+        private = self._stored_private(
+            algorithm, wrapped, "signs", "RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521"
+        )
+        if isinstance(private, rsa.RSAPrivateKey):
+            return private.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
+        return private.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
+
+    def export_private_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: only a stored key pair's private key "
+                "is exported this way (secret keys leave as components or key blocks).",
+            )
+        private = self._stored_private(algorithm, wrapped, "", "")
+        return bytearray(
+            private.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    def _stored_private(
+        self, algorithm: KeyAlgorithm, wrapped: bytes, verb: str, names: str
+    ) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
         assert self.master is not None
         if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
             shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
             raise BadInput(
-                f"{shown} is not a key pair algorithm: only a stored key pair (RSA-2048, "
-                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521) signs.",
+                f"{shown} is not a key pair algorithm: only a stored key pair ({names}) {verb}.",
             )
         if not isinstance(wrapped, bytes | bytearray):
             raise BadInput(f"The wrapped key pair is {type(wrapped).__name__}, not bytes.")
-        if not isinstance(message, bytes | bytearray):
-            raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
         if not 16 <= len(wrapped) <= 4096 or len(wrapped) % 8:
             raise IntegrityError(
                 f"The wrapped {algorithm.value} key pair is {len(wrapped)} bytes long; wrapped "
@@ -328,13 +353,13 @@ class FakeHsm:
         if isinstance(private, rsa.RSAPrivateKey) and algorithm.family is KeyFamily.RSA:
             held = f"RSA-{private.key_size}" if private.key_size in (2048, 3072, 4096) else None
             if held == algorithm.value:
-                return private.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
+                return private
         elif isinstance(private, ec.EllipticCurvePrivateKey) and algorithm.family is KeyFamily.EC:
             held = next(
                 (a.value for a, c in self.EXCHANGE_CURVES if c.name == private.curve.name), None
             )
             if held == algorithm.value:
-                return private.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
+                return private
         else:
             raise refused
         raise IntegrityError(

@@ -141,6 +141,9 @@ class DeferredHsm:
     def sign_with_key(self, algorithm: KeyAlgorithm, wrapped: bytes, message: bytes) -> bytes:
         return self._get().sign_with_key(algorithm, wrapped, message)
 
+    def export_private_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        return self._get().export_private_key(algorithm, wrapped)
+
     def exchange_public_key(self, name: str) -> bytes | None:
         return self._get().exchange_public_key(name)
 

@@ -363,3 +363,41 @@ def test_signing_does_not_need_the_pair_on_the_token(
     assert objects_on(hsm_token) == before
     signature = hsm_with_keys.sign_with_key(KeyAlgorithm.EC_P256, generated.wrapped, MESSAGE)
     verify(generated.public_key, signature, MESSAGE)
+
+
+# --- export_private_key: the same pair, in clear as PKCS #8, for key stores ----------------
+
+
+@pytest.mark.parametrize(
+    "algorithm", [KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P521], ids=_ids
+)
+def test_exported_private_key_is_the_generated_pair(device: Any, algorithm: KeyAlgorithm) -> None:
+    generated = device.generate_key(algorithm)
+    pkcs8 = device.export_private_key(algorithm, generated.wrapped)
+    assert isinstance(pkcs8, bytearray)
+    private = serialization.load_der_private_key(bytes(pkcs8), None)
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert spki == generated.public_key
+    # And it signs what the stored pair's signature verifies against.
+    verify(
+        generated.public_key, device.sign_with_key(algorithm, generated.wrapped, MESSAGE), MESSAGE
+    )
+
+
+@pytest.mark.parametrize("algorithm", [KeyAlgorithm.AES_256, KeyAlgorithm.TDES_2KEY], ids=_ids)
+def test_export_private_key_refuses_secret_keys(device: Any, algorithm: KeyAlgorithm) -> None:
+    generated = device.generate_key(algorithm)
+    with pytest.raises(BadInput, match="is not a key pair algorithm"):
+        device.export_private_key(algorithm, generated.wrapped)
+
+
+def test_export_private_key_refuses_an_altered_or_mismatched_pair(device: Any) -> None:
+    generated = device.generate_key(KeyAlgorithm.EC_P256)
+    altered = bytearray(generated.wrapped)
+    altered[9] ^= 1
+    with pytest.raises(IntegrityError, match="does not unwrap"):
+        device.export_private_key(KeyAlgorithm.EC_P256, bytes(altered))
+    with pytest.raises(IntegrityError, match="is not EC-P384"):
+        device.export_private_key(KeyAlgorithm.EC_P384, generated.wrapped)

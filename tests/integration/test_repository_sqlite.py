@@ -11,9 +11,10 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,10 +27,11 @@ from workstation.adapters.repository_sqlite import (
 )
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditActor, AuditCheckpoint, AuditEvent
+from workstation.domain.documents import document_binding
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.people import Card, Group, Person, Role, Status
 from workstation.domain.policy import Action, PolicySet, Quorum
-from workstation.domain.records import format_time
+from workstation.domain.records import format_time, parse_time
 from workstation.domain.templates import KeyTemplate
 from workstation.errors import (
     AlreadyExists,
@@ -51,6 +53,37 @@ NEXT = CURRENT + 1  # a test migration's version
 
 
 # --- records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Note:
+    """A document kind for the repository tests (workstation.domain.documents.Document)."""
+
+    KIND: ClassVar[str] = "note"
+    id: str
+    subject: str
+    due: datetime | None
+    text: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "due": format_time(self.due),
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Self:
+        return cls(rec["id"], rec["subject"], parse_time(rec["due"]), rec["text"])
+
+    def binding_bytes(self) -> bytes:
+        return document_binding(self)
+
+
+@dataclass(frozen=True)
+class Memo(Note):
+    KIND: ClassVar[str] = "memo"
 
 
 def person(n: int, name: str | None = None, roles: frozenset[Role] | None = None) -> Person:
@@ -345,6 +378,41 @@ class RepositoryContract:
             uow.commit()
         with repository.unit_of_work() as uow:
             assert uow.meta.get("workstation_id") == "ws-2"
+
+    def test_documents_by_kind_subject_and_due(self, repository: Repository) -> None:
+        soon, later = T0 + timedelta(days=10), T0 + timedelta(days=100)
+        with repository.unit_of_work() as uow:
+            uow.documents.add(Note("n-1", "key-a", later, "first"), b"mac1")
+            uow.documents.add(Note("n-2", "key-a", soon, "second"), b"mac2")
+            uow.documents.add(Note("n-3", "key-b", None, "undated"), b"mac3")
+            uow.documents.add(Memo("n-1", "key-a", soon, "same id, other kind"), b"mac4")
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            got = uow.documents.get(Note, "n-2")
+            assert got is not None and got.value == Note("n-2", "key-a", soon, "second")
+            assert got.mac == b"mac2"
+            assert uow.documents.get(Note, "n-404") is None
+            assert [d.value.id for d in uow.documents.list(Note)] == ["n-2", "n-1", "n-3"]
+            assert [d.value.id for d in uow.documents.list(Note, subject="key-a")] == [
+                "n-2",
+                "n-1",
+            ]
+            due = uow.documents.list(Note, due_before=T0 + timedelta(days=30))
+            assert [d.value.id for d in due] == ["n-2"]
+            assert [d.value.text for d in uow.documents.list(Memo)] == ["same id, other kind"]
+            with pytest.raises(AlreadyExists, match="The note n-1 is already recorded"):
+                uow.documents.add(Note("n-1", "key-c", None, "again"), b"mac")
+        with repository.unit_of_work() as uow:
+            uow.documents.update(Note("n-1", "key-c", None, "moved"), b"mac5")
+            uow.documents.delete(Note, "n-3")
+            with pytest.raises(NotFound, match="There is no note with id n-404"):
+                uow.documents.delete(Note, "n-404")
+            with pytest.raises(NotFound, match="There is no note with id n-404"):
+                uow.documents.update(Note("n-404", "x", None, ""), b"mac")
+            uow.commit()
+        with repository.unit_of_work(read_only=True) as uow:
+            assert [d.value.subject for d in uow.documents.list(Note)] == ["key-a", "key-c"]
+            assert uow.documents.list(Note, subject="key-c")[0].mac == b"mac5"
 
     # uniqueness ----------------------------------------------------------------------
 

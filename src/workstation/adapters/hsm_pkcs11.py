@@ -209,6 +209,18 @@ _TRANSIENT_SIGNING: dict[Attribute, Any] = {
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: False,
 }
+# A stored key pair's private key unwrapped for ``export_private_key``: readable once (its
+# components become PKCS #8 for a key store), and able to do nothing at all.
+_TRANSIENT_PRIVATE_READABLE: dict[Attribute, Any] = {
+    Attribute.ENCRYPT: DEFAULT,
+    Attribute.VERIFY: DEFAULT,
+    Attribute.WRAP: DEFAULT,
+    Attribute.SIGN_RECOVER: False,
+    Attribute.TOKEN: False,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: False,
+    Attribute.EXTRACTABLE: True,
+}
 
 # A C_CreateObject template names every capability: the defaults of CKA_ENCRYPT and the rest
 # are the module's own choice (PKCS#11 v2.40 base §4.8), python-pkcs11 sets them only in its
@@ -1540,12 +1552,66 @@ class Pkcs11Hsm:
                 return signer.sign(bytes(message), mechanism=Mechanism.SHA256_RSA_PKCS)
             return _ecdsa_sign(shared, private, bytes(message), "the stored key pair")
 
+    def export_private_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
+            shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
+            raise BadInput(
+                f"{shown} is not a key pair algorithm: only a stored key pair's private key "
+                "is exported this way (secret keys leave as components or key blocks).",
+            )
+        if not isinstance(wrapped, bytes | bytearray):
+            raise BadInput(f"The wrapped key pair is {type(wrapped).__name__}, not bytes.")
+        _check_wrapped_key_pair_length(algorithm, wrapped)
+        with (
+            self._use(f"export a stored {algorithm.value} private key") as shared,
+            _transient_objects() as objs,
+        ):
+            private = self._unwrap_stored_private(
+                shared,
+                objs,
+                algorithm,
+                bytes(wrapped),
+                capabilities=MechanismFlag(0),
+                template=_TRANSIENT_PRIVATE_READABLE,
+            )
+            # Read as its components and encoded as PKCS #8 (RFC 5208) in software. The
+            # attribute values and cryptography's encoding are immutable bytes that cannot be
+            # wiped (docs/security.md, known limits); only the result is a bytearray.
+            if algorithm.family is KeyFamily.RSA:
+
+                def number(attribute: Attribute) -> int:
+                    return int.from_bytes(private[attribute], "big")
+
+                n, e = number(Attribute.MODULUS), number(Attribute.PUBLIC_EXPONENT)
+                key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = rsa.RSAPrivateNumbers(
+                    p=number(Attribute.PRIME_1),
+                    q=number(Attribute.PRIME_2),
+                    d=number(Attribute.PRIVATE_EXPONENT),
+                    dmp1=number(Attribute.EXPONENT_1),
+                    dmq1=number(Attribute.EXPONENT_2),
+                    iqmp=number(Attribute.COEFFICIENT),
+                    public_numbers=rsa.RSAPublicNumbers(e, n),
+                ).private_key()
+            else:
+                scalar = int.from_bytes(private[Attribute.VALUE], "big")
+                key = ec.derive_private_key(scalar, _EC_CURVES[algorithm])
+            return bytearray(
+                key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+
     def _unwrap_stored_private(
         self,
         shared: _SharedSession,
         objs: list[Object],
         algorithm: KeyAlgorithm,
         wrapped: bytes,
+        *,
+        capabilities: MechanismFlag = MechanismFlag.SIGN,
+        template: dict[Attribute, Any] | None = None,
     ) -> Object:
         """A stored key pair's private key (its PKCS #8 PrivateKeyInfo, wrapped under the
         master key by ``_generate_key_pair``) unwrapped as a session object that only signs,
@@ -1560,8 +1626,8 @@ class Pkcs11Hsm:
                 wrapped,
                 mechanism=_WRAP,
                 store=False,
-                capabilities=MechanismFlag.SIGN,
-                template=_TRANSIENT_SIGNING,
+                capabilities=capabilities,
+                template=_TRANSIENT_SIGNING if template is None else template,
             )
         except _INFRASTRUCTURE_ERRORS + _TEMPLATE_ERRORS:
             raise

@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.certificates import CertificateRecord
+from workstation.domain.documents import Document
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
@@ -54,6 +55,7 @@ from workstation.services.ports import (
     CardRepository,
     CeremonyRepository,
     CertificateRepository,
+    DocumentRepository,
     EnvelopeRepository,
     GroupRepository,
     HoldingRepository,
@@ -308,11 +310,34 @@ def _schema_v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_SCHEMA_V5: tuple[str, ...] = (
+    # Sealed documents (issue 6 onwards, see domain/documents.py): one table for the
+    # newer kinds of record, with the lookup subject and the due date in columns.
+    """CREATE TABLE documents (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        due TEXT,
+        record TEXT NOT NULL,
+        mac BLOB NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) STRICT""",
+    "CREATE INDEX documents_subject ON documents(kind, subject)",
+    "CREATE INDEX documents_due ON documents(kind, due)",
+)
+
+
+def _schema_v5(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V5:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _schema_v1),
     Migration(2, "ceremonies, envelopes and component holders", _schema_v2),
     Migration(3, "exchange partners", _schema_v3),
     Migration(4, "certificates of key pairs", _schema_v4),
+    Migration(5, "sealed documents", _schema_v5),
 )
 
 _RESERVED_META = frozenset({"schema_version"})
@@ -776,6 +801,7 @@ class SqliteUnitOfWork:
     holdings: HoldingRepository
     partners: PartnerRepository
     certificates: CertificateRepository
+    documents: DocumentRepository
 
     def __init__(self, repository: SqliteRepository, *, read_only: bool = False) -> None:
         self._repository = repository
@@ -796,6 +822,7 @@ class SqliteUnitOfWork:
         self.holdings = SqliteHoldingRepository(self)
         self.partners = SqlitePartnerRepository(self)
         self.certificates = SqliteCertificateRepository(self)
+        self.documents = SqliteDocumentRepository(self)
 
     @property
     def path(self) -> Path:
@@ -1630,6 +1657,78 @@ class SqliteCertificateRepository(_Part):
             sql += "ORDER BY not_after, id LIMIT ?"
             params = [format_time(expiring_before), limit]
         return [self._sealed(r) for r in self._x(sql, params).fetchall()]
+
+
+D = TypeVar("D", bound=Document)
+
+
+class SqliteDocumentRepository(_Part):
+    _SELECT = "SELECT record, mac, id FROM documents"
+
+    def add(self, doc: Document, mac: bytes) -> None:
+        self._x(
+            "INSERT INTO documents (kind, id, subject, due, record, mac) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                doc.KIND,
+                doc.id,
+                doc.subject,
+                format_time(doc.due),
+                _record_text(doc.to_record()),
+                mac,
+            ),
+            unique={
+                "documents.kind, documents.id": f"The {doc.KIND} {doc.id} is already recorded."
+            },
+        )
+
+    def update(self, doc: Document, mac: bytes) -> None:
+        cursor = self._x(
+            "UPDATE documents SET subject = ?, due = ?, record = ?, mac = ? "
+            "WHERE kind = ? AND id = ?",
+            (
+                doc.subject,
+                format_time(doc.due),
+                _record_text(doc.to_record()),
+                mac,
+                doc.KIND,
+                doc.id,
+            ),
+        )
+        self._require_changed(cursor, f"There is no {doc.KIND} with id {doc.id}.")
+
+    def delete(self, kind: type[Document], doc_id: str) -> None:
+        cursor = self._x("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.KIND, doc_id))
+        self._require_changed(cursor, f"There is no {kind.KIND} with id {doc_id}.")
+
+    def _sealed(self, kind: type[D], row: Any) -> Sealed[D]:
+        what = f"{kind.KIND} {row[2]}"
+        doc = _rebuild(kind.from_record, row[0], what)
+        if doc.id != row[2]:
+            raise _integrity(what, "does not match its row")
+        return Sealed(doc, bytes(row[1]))
+
+    def get(self, kind: type[D], doc_id: str) -> Sealed[D] | None:
+        row = self._one(f"{self._SELECT} WHERE kind = ? AND id = ?", (kind.KIND, doc_id))
+        return self._sealed(kind, row) if row else None
+
+    def list(
+        self,
+        kind: type[D],
+        *,
+        subject: str | None = None,
+        due_before: datetime | None = None,
+        limit: int = 5000,
+    ) -> list[Sealed[D]]:
+        sql, params = f"{self._SELECT} WHERE kind = ?", [kind.KIND]
+        if subject is not None:
+            sql += " AND subject = ?"
+            params.append(subject)
+        if due_before is not None:
+            sql += " AND due IS NOT NULL AND due < ?"
+            params.append(format_time(due_before) or "")
+        sql += " ORDER BY due IS NULL, due, id LIMIT ?"
+        rows = self._x(sql, (*params, limit)).fetchall()
+        return [self._sealed(kind, r) for r in rows]
 
 
 class SqliteEnvelopeRepository(_Part):

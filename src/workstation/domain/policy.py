@@ -43,6 +43,7 @@ class Action(StrEnum):
     DERIVE_TEST_KEYS = "derive_test_keys"  # DUKPT test tool, on test keys only
     MANAGE_PARTNERS = "manage_partners"  # exchange partners, their trust anchors and CRLs
     MANAGE_CERTIFICATES = "manage_certificates"  # requests signed by a key pair, imports
+    MANAGE_MONITORING = "manage_monitoring"  # expiry windows, alert owners, TLS endpoints
     PRINT_COMPONENTS = "print_components"  # generate a key as printed components
     ENTER_COMPONENTS = "enter_components"  # form a key from components typed by custodians
     RECORD_ENVELOPE = "record_envelope"  # sealed, handed over, received, opened, destroyed
@@ -342,6 +343,7 @@ DEFAULT_QUORUMS: dict[Action, Quorum] = {
     Action.DERIVE_TEST_KEYS: _q("1 key_custodian"),
     Action.MANAGE_PARTNERS: _q("1 security_officer + 1 supervisor"),
     Action.MANAGE_CERTIFICATES: _q("1 key_custodian + 1 supervisor"),
+    Action.MANAGE_MONITORING: _q("1 security_officer|supervisor"),
     # Paper ceremonies: the officer conducts, the custodians named for the components
     # must be logged on as well (checked by the ceremony service).
     Action.PRINT_COMPONENTS: _q("1 security_officer + 2 key_custodian"),

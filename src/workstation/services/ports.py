@@ -17,6 +17,7 @@ from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.certificates import CertificateRecord
+from workstation.domain.documents import Document
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner
 from workstation.domain.people import Card, Group, Person
@@ -139,6 +140,13 @@ class Hsm(Protocol):
         key, as ``generate_key`` returned it), unwrapped into a session object for the one
         operation: RSASSA-PKCS1-v1_5 with SHA-256 for RSA, ECDSA with SHA-256 (DER
         signature) for EC. Raises IntegrityError if it does not unwrap."""
+        ...
+
+    def export_private_key(self, algorithm: KeyAlgorithm, wrapped: bytes) -> bytearray:
+        """A stored key pair's private key in clear, as PKCS #8 PrivateKeyInfo DER (RFC
+        5208), for a key store (PKCS #12) or a key block to another HSM. The services call
+        it only under the export quorum of the key's template; the caller wipes the result.
+        Raises IntegrityError if it does not unwrap or holds another size or curve."""
         ...
 
     # --- exchange key pairs (interchange issue: TR-34 and ECDH) ---------------------------
@@ -545,6 +553,39 @@ class PartnerRepository(Protocol):
     def list(self) -> list[Sealed[Partner]]: ...
 
 
+DocT = TypeVar("DocT", bound=Document)
+
+
+class DocumentRepository(Protocol):
+    """Sealed documents of every newer kind (``workstation.domain.documents``), one table."""
+
+    def add(self, doc: Document, mac: bytes) -> None:
+        """Refuses (Conflict) a second document of the same kind and id."""
+        ...
+
+    def update(self, doc: Document, mac: bytes) -> None:
+        """NotFound if there is no such document."""
+        ...
+
+    def delete(self, kind: type[Document], doc_id: str) -> None:
+        """NotFound if there is no such document."""
+        ...
+
+    def get(self, kind: type[DocT], doc_id: str) -> Sealed[DocT] | None: ...
+
+    def list(
+        self,
+        kind: type[DocT],
+        *,
+        subject: str | None = None,
+        due_before: datetime | None = None,
+        limit: int = 5000,
+    ) -> list[Sealed[DocT]]:
+        """Documents of ``kind``, narrowed to one ``subject`` and/or to those due before a
+        time; ordered by due date (undated last), then id."""
+        ...
+
+
 class MetaRepository(Protocol):
     """Workstation-wide settings: id, schema version, initialisation time."""
 
@@ -572,6 +613,7 @@ class UnitOfWork(Protocol):
     holdings: HoldingRepository
     partners: PartnerRepository
     certificates: CertificateRepository
+    documents: DocumentRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
