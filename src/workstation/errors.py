@@ -159,6 +159,14 @@ class NoCardPresent(CardError):
     pass
 
 
+class EndpointError(DeviceError):
+    """A TLS endpoint could not be reached or did not complete a handshake."""
+
+
+class MailError(DeviceError):
+    """The SMTP relay could not be reached or refused a message."""
+
+
 # --- integrity ---------------------------------------------------------------------------
 
 

@@ -432,6 +432,18 @@ def seed_templates() -> list[KeyTemplate]:
             actions=no_export,
         ),
         _seed(
+            "atm-rkl-host",
+            "ATM RKL host key pair",
+            "The host's key pair for remote key loading to the ATMs of one vendor (ANSI "
+            "X9.24-2): certified or signed by the vendor, handed to the host HSM in a bundle.",
+            a.RSA_2048,
+            "S0",
+            "S",
+            "E",
+            365 * 3,
+            "RKL-{seq:04d}",
+        ),
+        _seed(
             "tls-server",
             "TLS server key pair",
             "Key pair for a TLS server certificate.",

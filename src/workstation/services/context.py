@@ -27,9 +27,11 @@ from workstation.services.ports import (
     Clock,
     DocumentRenderer,
     Hsm,
+    Mailer,
     PrintQueue,
     Repository,
     Sealed,
+    TlsProbe,
     UnitOfWork,
 )
 from workstation.services.session import Member, Session
@@ -77,6 +79,8 @@ class ServiceContext:
         clock: Clock | None = None,
         renderer: DocumentRenderer | None = None,
         print_queue: PrintQueue | None = None,
+        tls_probe: TlsProbe | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.repository = repository
         self.hsm = hsm
@@ -84,6 +88,8 @@ class ServiceContext:
         self.clock: Clock = clock or SystemClock()
         self.renderer = renderer  # paper ceremonies (PDF)
         self.print_queue = print_queue  # the configured printer, if any
+        self.tls_probe = tls_probe  # TLS endpoint discovery
+        self.mailer = mailer  # the configured SMTP relay for expiry alerts, if any
 
     # --- sealing -------------------------------------------------------------------------
 

@@ -358,6 +358,54 @@ class PrintQueue(Protocol):
     def submit(self, pdf: bytearray, *, title: str) -> str: ...
 
 
+# --- network: TLS endpoints and e-mail (certificates issue) -------------------------------
+
+
+@dataclass(frozen=True)
+class PresentedChain:
+    """What a TLS server presented in its handshake, as received (not verified: the point
+    is to see the certificates in use, expired or not)."""
+
+    host: str
+    port: int
+    certificates: tuple[bytes, ...]  # DER, the server's certificate first
+    protocol: str  # e.g. "TLSv1.3"
+    cipher: str  # e.g. "TLS_AES_256_GCM_SHA384"
+
+
+class TlsProbe(Protocol):
+    def fetch(
+        self, host: str, port: int, *, timeout: float = 5.0, server_name: str | None = None
+    ) -> PresentedChain:
+        """Connect to ``host:port``, complete a TLS handshake (SNI ``server_name`` or
+        ``host``) and return the chain the server presented. Raises EndpointError (naming
+        the host, port and what failed: name resolution, refused, timeout, not TLS)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    body: str  # plain text
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, MIME type, content)
+
+
+class Mailer(Protocol):
+    """The configured SMTP relay."""
+
+    @property
+    def sender(self) -> str:
+        """The From address alerts are sent with."""
+        ...
+
+    def send(self, message: MailMessage) -> None:
+        """Hand one message to the relay. Raises MailError naming the relay and what
+        failed (connection, refused recipient, authentication)."""
+        ...
+
+
 # --- repository --------------------------------------------------------------------------
 
 
