@@ -83,11 +83,14 @@ def _kcv_hex(kcv: bytes) -> str:
     return kcv.hex().upper()
 
 
-def check_exportable(key: ManagedKey, template: KeyTemplate, *, carried_as: str) -> None:
+def check_exportable(
+    key: ManagedKey, template: KeyTemplate, *, carried_as: str, key_pairs: bool = False
+) -> None:
     """Refuse to export a key whose template or exportability says no (X9.143 'N'), that
     is neither pre-active nor active, or that holds no material. ``carried_as`` names what
-    carries secret keys only ("components", "these formats") for a key pair's message."""
-    if not key.algorithm.is_symmetric:
+    carries secret keys only ("components", "these formats") for a key pair's message;
+    ``key_pairs`` lets a key pair's private key through (key stores, key blocks to an HSM)."""
+    if not key.algorithm.is_symmetric and not key_pairs:
         raise BadInput(f"Key {key.label} is a key pair; only secret keys travel as {carried_as}.")
     if (
         key.exportability == "N"
