@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 from cryptography.x509.oid import NameOID
 
-from workstation.domain.algorithms import KeyAlgorithm, KeyFamily
+from workstation.domain.algorithms import (
+    KeyAlgorithm,
+    KeyFamily,
+    key_pair_algorithms,
+    name_list,
+    rsa_algorithm,
+)
 from workstation.errors import (
     AlreadyInitialised,
     BadInput,
@@ -298,7 +304,7 @@ class FakeHsm:
         if not isinstance(message, bytes | bytearray):
             raise BadInput(f"The message to sign is {type(message).__name__}, not bytes.")
         private = self._stored_private(
-            algorithm, wrapped, "signs", "RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521"
+            algorithm, wrapped, "signs", name_list(key_pair_algorithms())
         )
         if isinstance(private, rsa.RSAPrivateKey):
             return private.sign(bytes(message), padding.PKCS1v15(), hashes.SHA256())
@@ -351,7 +357,8 @@ class FakeHsm:
         # unwrap), then the size or curve is checked.
         held: str | None
         if isinstance(private, rsa.RSAPrivateKey) and algorithm.family is KeyFamily.RSA:
-            held = f"RSA-{private.key_size}" if private.key_size in (2048, 3072, 4096) else None
+            size = rsa_algorithm(private.key_size)
+            held = size.value if size is not None else None
             if held == algorithm.value:
                 return private
         elif isinstance(private, ec.EllipticCurvePrivateKey) and algorithm.family is KeyFamily.EC:
@@ -408,14 +415,13 @@ class FakeHsm:
 
     def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
         self._exchange_name(name)
-        if not isinstance(algorithm, KeyAlgorithm) or algorithm.family not in (
-            KeyFamily.RSA,
-            KeyFamily.EC,
-        ):
+        # As the adapter: RSA of at least 2048 bits or EC (the EMV sizes are not for these).
+        exchange = key_pair_algorithms(min_rsa_bits=2048)
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm not in exchange:
             shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
             raise BadInput(
-                f"{shown} is not a key pair algorithm: an exchange key pair is RSA-2048, "
-                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521.",
+                f"{shown} is not a key pair algorithm: an exchange key pair is "
+                f"{name_list(exchange)}.",
             )
         if name in self.exchange_keys:
             raise AlreadyInitialised(

@@ -314,6 +314,22 @@ def test_secret_key_algorithms_are_refused(device: Any, algorithm: KeyAlgorithm)
     assert device.exchange_public_key("kek") is None
 
 
+@pytest.mark.parametrize(
+    "algorithm", [KeyAlgorithm.RSA_1408, KeyAlgorithm.RSA_1984], ids=lambda a: a.value
+)
+def test_the_emv_issuer_sizes_are_not_exchange_keys(device: Any, algorithm: KeyAlgorithm) -> None:
+    """Below TR-34's 2048 bits: stored EMV issuer key pairs only, never an exchange key."""
+    with pytest.raises(
+        BadInput,
+        match=(
+            f"^{algorithm.value} is not a key pair algorithm: an exchange key pair is RSA-2048, "
+            r"RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521\.$"
+        ),
+    ):
+        device.create_exchange_key("kek", algorithm)
+    assert device.exchange_public_key("kek") is None
+
+
 # --- on the token itself (PKCS#11 only) ----------------------------------------------------
 
 

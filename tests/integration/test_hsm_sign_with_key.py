@@ -29,6 +29,8 @@ pytestmark = pytest.mark.hsm
 
 MESSAGE = b"PKCS #10 CertificationRequestInfo to be signed" * 7
 RSA_PAIRS = [
+    KeyAlgorithm.RSA_1408,  # the EMV issuer sizes (EMV Book 2 Annex B2.1)
+    KeyAlgorithm.RSA_1984,
     KeyAlgorithm.RSA_2048,
     KeyAlgorithm.RSA_3072,
     pytest.param(KeyAlgorithm.RSA_4096, marks=pytest.mark.slow),
@@ -154,7 +156,8 @@ def test_secret_key_algorithms_are_refused(device: Any, algorithm: KeyAlgorithm)
         BadInput,
         match=(
             f"^{algorithm.value} is not a key pair algorithm: only a stored key pair "
-            r"\(RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521\) signs\.$"
+            r"\(RSA-1408, RSA-1984, RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or "
+            r"EC-P521\) signs\.$"
         ),
     ):
         device.sign_with_key(algorithm, wrapped, MESSAGE)
@@ -211,6 +214,8 @@ def test_a_key_of_another_family_does_not_unwrap(
         (KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384),
         (KeyAlgorithm.EC_P521, KeyAlgorithm.EC_P256),
         (KeyAlgorithm.RSA_2048, KeyAlgorithm.RSA_3072),
+        (KeyAlgorithm.RSA_1984, KeyAlgorithm.RSA_1408),
+        (KeyAlgorithm.RSA_1408, KeyAlgorithm.RSA_2048),
     ],
     ids=lambda a: a.value,
 )

@@ -40,6 +40,7 @@ def test_seed_templates_cover_the_systems_replaced():
         "EMV issuer master key (AC)",
         "EMV issuer master key (SMI)",
         "EMV issuer master key (SMC)",
+        "EMV issuer key pair",
         "ATM EPP key pair",
         "TLS server key pair",
     ):
@@ -82,6 +83,27 @@ def test_label_rendering():
     )
 
 
+def test_the_bin_field_of_a_label():
+    when = datetime(2026, 3, 4, tzinfo=UTC)
+    pattern = "EMV-ISS-{bin}-{seq:04d}"
+    assert base(label_pattern=pattern).label_pattern == pattern  # an accepted field
+    assert (
+        render_label(pattern, seq=2, when=when, template="i", version=1, bin="400000")
+        == "EMV-ISS-400000-0002"
+    )
+    # Generated outside a job for a BIN, the key says it has none.
+    assert render_label(pattern, seq=2, when=when, template="i", version=1) == "EMV-ISS-NOBIN-0002"
+
+
+def test_the_emv_issuer_key_pair_seed():
+    (issuer,) = [t for t in seed_templates() if t.name == "EMV issuer key pair"]
+    # EMV Book 2 Annex B2.1: at most 1984 bits; X9.143 has no EMV issuer pair usage: S0.
+    assert issuer.algorithm is KeyAlgorithm.RSA_1984 and issuer.algorithm.bits == 1984
+    assert (issuer.key_usage, issuer.mode_of_use, issuer.exportability) == ("S0", "S", "E")
+    assert "{bin}" in issuer.label_pattern
+    assert issuer.allows(Action.MANAGE_CERTIFICATES)
+
+
 def test_non_exportable_template_refuses_export():
     t = base(exportability="N")
     assert not t.allows(Action.EXPORT_KEY)
@@ -96,9 +118,22 @@ def test_edit_bumps_version():
 def test_algorithm_parse():
     assert KeyAlgorithm.parse("tdes-2k") is KeyAlgorithm.TDES_2KEY
     assert KeyAlgorithm.EC_P521.bits == 521
+    assert KeyAlgorithm.parse("rsa1408") is KeyAlgorithm.RSA_1408
+    assert KeyAlgorithm.parse("RSA-1984").bits == 1984
+    assert not KeyAlgorithm.RSA_1984.is_symmetric
     assert KeyAlgorithm.AES_192.key_bytes == 24
     with pytest.raises(BadInput, match="Unknown key algorithm"):
         KeyAlgorithm.parse("blowfish")
+
+
+def test_key_pair_algorithm_lists():
+    from workstation.domain.algorithms import key_pair_algorithms, name_list, rsa_algorithm
+
+    assert name_list(key_pair_algorithms()) == (
+        "RSA-1408, RSA-1984, RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521"
+    )
+    assert KeyAlgorithm.RSA_1984 not in key_pair_algorithms(min_rsa_bits=2048)
+    assert rsa_algorithm(1408) is KeyAlgorithm.RSA_1408 and rsa_algorithm(1024) is None
 
 
 def test_time_format_round_trip():

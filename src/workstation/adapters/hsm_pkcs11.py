@@ -99,7 +99,13 @@ from pkcs11.types import (
     WrapMixin,
 )
 
-from workstation.domain.algorithms import KeyAlgorithm, KeyFamily
+from workstation.domain.algorithms import (
+    KeyAlgorithm,
+    KeyFamily,
+    key_pair_algorithms,
+    name_list,
+    rsa_algorithm,
+)
 from workstation.errors import (
     AlreadyInitialised,
     BadInput,
@@ -294,6 +300,10 @@ _EC_CURVES: dict[KeyAlgorithm, ec.EllipticCurve] = {
     KeyAlgorithm.EC_P521: ec.SECP521R1(),
 }
 _RSA_PUBLIC_EXPONENT = 65537
+# Exchange key pairs (TR-34, ECDH, the exchange CA) are RSA of at least 2048 bits (TR-34's
+# floor, as standards.tr34 checks; 112 bits of strength, NIST SP 800-57 Part 1 Table 2) or
+# EC: the EMV issuer sizes (RSA-1408, RSA-1984) are for stored key pairs only.
+EXCHANGE_ALGORITHMS = key_pair_algorithms(min_rsa_bits=2048)
 
 # --- exchange key pairs ---------------------------------------------------------------------
 
@@ -1533,8 +1543,8 @@ class Pkcs11Hsm:
         if not isinstance(algorithm, KeyAlgorithm) or algorithm.is_symmetric:
             shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
             raise BadInput(
-                f"{shown} is not a key pair algorithm: only a stored key pair (RSA-2048, "
-                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521) signs.",
+                f"{shown} is not a key pair algorithm: only a stored key pair "
+                f"({name_list(key_pair_algorithms())}) signs.",
             )
         if not isinstance(wrapped, bytes | bytearray):
             raise BadInput(f"The wrapped key pair is {type(wrapped).__name__}, not bytes.")
@@ -1711,13 +1721,11 @@ class Pkcs11Hsm:
 
     def create_exchange_key(self, name: str, algorithm: KeyAlgorithm) -> bytes:
         label = exchange_key_label(name)
-        if not isinstance(algorithm, KeyAlgorithm) or algorithm.family not in (
-            _EXCHANGE_CAPABILITIES
-        ):
+        if not isinstance(algorithm, KeyAlgorithm) or algorithm not in EXCHANGE_ALGORITHMS:
             shown = algorithm.value if isinstance(algorithm, KeyAlgorithm) else repr(algorithm)
             raise BadInput(
-                f"{shown} is not a key pair algorithm: an exchange key pair is RSA-2048, "
-                "RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521.",
+                f"{shown} is not a key pair algorithm: an exchange key pair is "
+                f"{name_list(EXCHANGE_ALGORITHMS)}.",
             )
         with self._use(f"create exchange key pair {name!r}") as shared:
             if list(shared.session.get_objects({Attribute.LABEL: label})):
@@ -1956,11 +1964,6 @@ _FIELD_BYTES: dict[KeyAlgorithm, int] = {
     KeyAlgorithm.EC_P384: 48,
     KeyAlgorithm.EC_P521: 66,
 }
-_RSA_SIZES: dict[int, KeyAlgorithm] = {
-    2048: KeyAlgorithm.RSA_2048,
-    3072: KeyAlgorithm.RSA_3072,
-    4096: KeyAlgorithm.RSA_4096,
-}
 
 
 def _key_pair_algorithm(key: Object) -> KeyAlgorithm | None:
@@ -1969,8 +1972,7 @@ def _key_pair_algorithm(key: Object) -> KeyAlgorithm | None:
     private key too (PKCS#11 v2.40 Current Mechanisms §2.1.3 and §2.3.4: not sensitive)."""
     key_type = key[Attribute.KEY_TYPE]
     if key_type == KeyType.RSA:
-        bits = int.from_bytes(key[Attribute.MODULUS], "big").bit_length()
-        return _RSA_SIZES.get(bits)
+        return rsa_algorithm(int.from_bytes(key[Attribute.MODULUS], "big").bit_length())
     if key_type == KeyType.EC:
         params = key[Attribute.EC_PARAMS]
         for algorithm, der in _EC_PARAMS.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from workstation.errors import BadInput
@@ -22,6 +23,11 @@ class KeyAlgorithm(StrEnum):
     AES_128 = "AES-128"
     AES_192 = "AES-192"
     AES_256 = "AES-256"
+    # EMV issuer key pairs: EMV 4.3 Book 2 Annex B2.1 caps an issuer or CA modulus at 1984
+    # bits (248 bytes), and 5.1 wants the issuer's no longer than the brand CA's, so the
+    # usual issuer sizes are 1408 and 1984 bits (a 2048-bit key cannot be certified).
+    RSA_1408 = "RSA-1408"
+    RSA_1984 = "RSA-1984"
     RSA_2048 = "RSA-2048"
     RSA_3072 = "RSA-3072"
     RSA_4096 = "RSA-4096"
@@ -82,6 +88,8 @@ class KeyAlgorithm(StrEnum):
             "AES128": "AES-128",
             "AES192": "AES-192",
             "AES256": "AES-256",
+            "RSA1408": "RSA-1408",
+            "RSA1984": "RSA-1984",
             "RSA2048": "RSA-2048",
             "RSA3072": "RSA-3072",
             "RSA4096": "RSA-4096",
@@ -101,3 +109,37 @@ class KeyAlgorithm(StrEnum):
         except ValueError:
             names = ", ".join(a.value for a in cls)
             raise BadInput(f"Unknown key algorithm {text!r}; use one of: {names}.") from None
+
+
+def key_pair_algorithms(*, min_rsa_bits: int = 0) -> tuple[KeyAlgorithm, ...]:
+    """The key pair algorithms, RSA ones from ``min_rsa_bits`` up, in declaration order.
+
+    >>> [a.value for a in key_pair_algorithms(min_rsa_bits=2048)][:2]
+    ['RSA-2048', 'RSA-3072']
+    """
+    return tuple(
+        a
+        for a in KeyAlgorithm
+        if not a.is_symmetric and (a.family is not KeyFamily.RSA or a.bits >= min_rsa_bits)
+    )
+
+
+def rsa_algorithm(bits: int) -> KeyAlgorithm | None:
+    """The RSA algorithm of a modulus of ``bits`` bits, or None if the workstation has none.
+
+    >>> rsa_algorithm(1984)
+    <KeyAlgorithm.RSA_1984: 'RSA-1984'>
+    >>> rsa_algorithm(1024) is None
+    True
+    """
+    return next((a for a in KeyAlgorithm if a.family is KeyFamily.RSA and a.bits == bits), None)
+
+
+def name_list(algorithms: Iterable[KeyAlgorithm]) -> str:
+    """Algorithm names for a message: "A, B or C".
+
+    >>> name_list([KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384])
+    'RSA-2048, EC-P256 or EC-P384'
+    """
+    names = [a.value for a in algorithms]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -75,16 +75,25 @@ EXPORTABILITY: Mapping[str, str] = {
 }
 
 _LABEL_FIELD = re.compile(r"\{([a-z]+)(?::([^{}]*))?\}")
-_LABEL_FIELDS = {"seq", "date", "year", "template", "version"}
+_LABEL_FIELDS = {"seq", "date", "year", "template", "version", "bin"}
+# What {bin} becomes for a key made outside a job for a BIN (plain generation from the
+# template): visibly no BIN rather than an empty field.
+NO_BIN = "NOBIN"
 
 
-def render_label(pattern: str, *, seq: int, when: datetime, template: str, version: int) -> str:
-    """Fill a label pattern: {seq[:format]}, {date}, {year}, {template}, {version}.
+def render_label(
+    pattern: str, *, seq: int, when: datetime, template: str, version: int, bin: str | None = None
+) -> str:
+    """Fill a label pattern: {seq[:format]}, {date}, {year}, {template}, {version}, and
+    {bin}, the BIN a job for EMV issuer keys makes the key for (``NO_BIN`` without one).
 
     >>> from datetime import datetime, UTC
     >>> render_label("ZMK-{date}-{seq:04d}", seq=7, when=datetime(2026, 1, 2, tzinfo=UTC),
     ...              template="zmk", version=1)
     'ZMK-20260102-0007'
+    >>> render_label("EMV-ISS-{bin}-{seq:04d}", seq=3, when=datetime(2026, 1, 2, tzinfo=UTC),
+    ...              template="iss", version=1, bin="40000012")
+    'EMV-ISS-40000012-0003'
     """
 
     def fill(m: re.Match[str]) -> str:
@@ -95,6 +104,7 @@ def render_label(pattern: str, *, seq: int, when: datetime, template: str, versi
             "year": when.strftime("%Y"),
             "template": template,
             "version": version,
+            "bin": NO_BIN if bin is None else bin,
         }
         return format(values[name], spec)
 
@@ -418,6 +428,23 @@ def seed_templates() -> list[KeyTemplate]:
             "E",
             365 * 5,
             "IMK-SMC-{seq:04d}",
+        ),
+        _seed(
+            "emv-issuer",
+            "EMV issuer key pair",
+            "Issuer RSA key pair for one BIN, certified by the card brand's CA (EMV 4.3 Book 2 "
+            "5.1); it signs the ICC public key certificates and static data of the BIN's cards "
+            "at personalisation. 1984 bits, the EMV maximum (Book 2 Annex B2.1); make a "
+            "1408-bit template for a brand CA key of 1408 bits.",
+            a.RSA_1984,
+            # ANSI X9.143 has no key usage for an EMV issuer key pair (E0-E6 are issuer
+            # master keys, E7 the ICC PIN encipherment pair), so a signature key pair, S0.
+            "S0",
+            "S",
+            # Exportable under a KEK: the personalisation system's HSM signs with it.
+            "E",
+            365 * 5,
+            "EMV-ISS-{bin}-{seq:04d}",
         ),
         _seed(
             "atm-epp",
