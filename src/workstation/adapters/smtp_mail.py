@@ -157,7 +157,7 @@ class SmtpMailer:
             except smtplib.SMTPNotSupportedError as e:
                 raise self._fail("it does not offer a login (AUTH).", e) from e
             except smtplib.SMTPException as e:
-                raise self._fail("no common login mechanism.", e) from e
+                raise self._fail(f"the login failed ({e}).", e) from e
 
     def send(self, message: MailMessage) -> None:
         if not message.recipients:
