@@ -166,8 +166,28 @@ def certificate_summary(der: bytes) -> str:
 
 
 def tr31_algorithm(algorithm: KeyAlgorithm) -> str:
-    """The TR-31 algorithm code of a secret-key algorithm (X9.143 Table 3)."""
-    return {KeyFamily.TDES: "T", KeyFamily.AES: "A"}[algorithm.family]
+    """The TR-31 algorithm code of a key's algorithm (X9.143 Table 3): T and A for secret
+    keys, R (RSA) and E (elliptic curve) for a key pair's private key."""
+    return {KeyFamily.TDES: "T", KeyFamily.AES: "A", KeyFamily.RSA: "R", KeyFamily.EC: "E"}[
+        algorithm.family
+    ]
+
+
+# Security strength in bits, NIST SP 800-57 Part 1 Rev. 5 Table 2: TDES by keying option,
+# AES by length, RSA by modulus (2048: 112, 3072: 128, ...), EC by curve (half the order).
+_IFC_STRENGTH = ((15360, 256), (7680, 192), (3072, 128), (2048, 112), (1024, 80))
+
+
+def algorithm_strength(algorithm: KeyAlgorithm) -> int:
+    """The security strength of a key of ``algorithm``, as ``tr31.key_strength`` judges the
+    key itself, known before any clear value exists."""
+    if algorithm.family is KeyFamily.TDES:
+        return 112 if algorithm is KeyAlgorithm.TDES_3KEY else 80
+    if algorithm.family is KeyFamily.RSA:
+        return next((s for bits, s in _IFC_STRENGTH if algorithm.bits >= bits), 0)
+    if algorithm.family is KeyFamily.EC:
+        return min(algorithm.bits // 2, 256)
+    return algorithm.bits
 
 
 def algorithm_for(code: str, length: int) -> KeyAlgorithm:
@@ -619,6 +639,40 @@ class InterchangeService:
             raise IntegrityError(f"Key {key.label} does not give its recorded check value.")
         return value
 
+    def _private_key(self, key: ManagedKey) -> bytearray:
+        """A stored key pair's private key in clear (PKCS #8 DER), for one wrap. No public
+        key comparison is made here: the wrapped value is sealed with the record (and its
+        public key), and key wrap with padding refuses any other value in the HSM."""
+        assert key.wrapped is not None
+        return self.ctx.hsm.export_private_key(key.algorithm, key.wrapped)
+
+    def key_block(
+        self,
+        key: ManagedKey,
+        kek: ManagedKey,
+        *,
+        version: str,
+        exportability: str | None = None,
+        key_version: str = "00",
+        include_check_values: bool = True,
+    ) -> str:
+        """``key`` (a secret key, or a key pair's private key) as a TR-31 block under
+        ``kek``. The caller has checked exportability, the KEK and the quorum; the clear
+        values exist only for the wrap and are overwritten after it."""
+        kbpk = self._clear(kek)
+        try:
+            return self._wrap(
+                key,
+                kbpk,
+                kek.algorithm,
+                version=version,
+                exportability=exportability,
+                key_version=key_version,
+                kcv_block=include_check_values,
+            )
+        finally:
+            _wipe(kbpk)
+
     def _header_for(
         self,
         key: ManagedKey,
@@ -638,7 +692,9 @@ class InterchangeService:
         if kcv_block:
             # X9.143 KC / KP optional blocks: algorithm 00 legacy (TDES, 3 bytes) or 01 CMAC
             # (AES, 5 bytes), then the check value, as X9.24-1:2017 Annex A defines them.
-            optional.append(("KC", _kcv_block(key.algorithm, key.kcv)))
+            # Neither method is defined for a private key, so a key pair's block has KP only.
+            if key.algorithm.is_symmetric:
+                optional.append(("KC", _kcv_block(key.algorithm, key.kcv)))
             if kbpk is not None and kbpk_algorithm is not None:
                 kp = comp.kcv_hex(comp.check_value(kbpk_algorithm, kbpk))
                 optional.append(("KP", _kcv_block(kbpk_algorithm, kp)))
@@ -875,8 +931,9 @@ class InterchangeService:
         key_version: str,
         kcv_block: bool,
     ) -> str:
-        """``key`` as a TR-31 block under ``kbpk`` (which the caller wipes)."""
-        value = self._clear(key)
+        """``key`` as a TR-31 block under ``kbpk`` (which the caller wipes): a secret key,
+        or a key pair's private key as PKCS #8 DER (X9.143 algorithm R or E)."""
+        value = self._clear(key) if key.algorithm.is_symmetric else self._private_key(key)
         try:
             header = self._header_for(
                 key,
@@ -982,30 +1039,27 @@ class InterchangeService:
         key_version: str = "00",
         include_check_values: bool = True,
     ) -> ExportedKey:
-        """A key as a TR-31 key block under a KEK shared with the partner."""
+        """A key as a TR-31 key block under a KEK shared with the partner: a secret key, or
+        a key pair's private key (PKCS #8, algorithm R or E) for a host HSM or key store,
+        which its template must let leave like any key."""
         with self.ctx.repository.unit_of_work() as uow:
             the_partner = self._partner(uow, partner)
             key, template = self._key(uow, key_ref)
             kek, _ = self._key(uow, kek_ref)
             if kek.id == key.id:
                 raise BadInput("A key cannot be exported under itself.")
-            check_exportable(key, template, carried_as="these formats")
+            check_exportable(key, template, carried_as="these formats", key_pairs=True)
             self._usable_kek(kek, KEK_USAGES, "key encryption key")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         chosen = version or ("D" if kek.algorithm.family is KeyFamily.AES else "B")
-        kbpk = self._clear(kek)
-        try:
-            block = self._wrap(
-                key,
-                kbpk,
-                kek.algorithm,
-                version=chosen,
-                exportability=exportability,
-                key_version=key_version,
-                kcv_block=include_check_values,
-            )
-        finally:
-            _wipe(kbpk)
+        block = self.key_block(
+            key,
+            kek,
+            version=chosen,
+            exportability=exportability,
+            key_version=key_version,
+            include_check_values=include_check_values,
+        )
         fmt = f"TR-31 {chosen}"
         return self._sent(
             session,
@@ -1262,7 +1316,7 @@ class InterchangeService:
         signed by this workstation's KDH key in the HSM."""
         if edition not in ("2012", "2019"):
             raise BadInput(f"TR-34 edition {edition!r} is not 2012 or 2019.")
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             the_partner = self._partner(uow, partner)
             if the_partner.krd_certificate is None:
                 raise BadInput(
@@ -1384,7 +1438,7 @@ class InterchangeService:
         exportability: str | None = None,
     ) -> ExportedKey:
         """A key as a TR-31 block (version D) under a KEK derived by ECDH with the partner."""
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             the_partner = self._partner(uow, partner)
             key, template = self._key(uow, key_ref)
             check_exportable(key, template, carried_as="these formats")
@@ -1514,7 +1568,7 @@ class InterchangeService:
             raise BadInput("Give at least one KSN.")
         if len(ksns) > MAX_DUKPT_DEVICES:
             raise BadInput(f"At most {MAX_DUKPT_DEVICES:,} devices in one job.")
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             the_partner = self._partner(uow, partner)
             bdk, template = self._bdk(uow, bdk_ref)
             kek, _ = self._key(uow, kek_ref)
@@ -1667,7 +1721,7 @@ class InterchangeService:
     def derive_test_keys(self, session: Session, bdk_ref: str, ksn: str) -> DukptTestKeys:
         """The test tool: a transaction's keys for a KSN, shown in clear, only for a BDK
         whose template marks its keys as test keys."""
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             bdk, template = self._bdk(uow, bdk_ref)
             if not (template.test_key and bdk.test_key):
                 raise PolicyRefused(
