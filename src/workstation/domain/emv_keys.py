@@ -54,6 +54,8 @@ __all__ = [
     "IssuerRequestFacts",
     "MasterKeyRef",
     "RequestFile",
+    "bin_lines",
+    "binary_or_hex",
     "ca_key_fields",
     "check_bin",
     "check_bins",
@@ -109,6 +111,34 @@ def check_bins(bins: list[str] | tuple[str, ...]) -> list[str]:
             raise BadInput(f"BIN {value} is given twice.")
         checked.append(value)
     return checked
+
+
+def bin_lines(text: str) -> list[str]:
+    """The BINs of a list as typed or loaded: one a line (or several, separated by commas or
+    spaces); ``#`` starts a comment. Not checked here (see :func:`check_bins`).
+
+    >>> bin_lines("400000  # debit\\n40000012, 510000")
+    ['400000', '40000012', '510000']
+    """
+    found: list[str] = []
+    for line in text.splitlines():
+        found += re.split(r"[\s,;]+", line.split("#", 1)[0].strip())
+    return [b for b in found if b]
+
+
+def binary_or_hex(data: bytes, what: str) -> bytes:
+    """A file as brands send binary values: the raw bytes, or their hex as text (spaces and
+    line breaks allowed)."""
+    if not data:
+        raise BadInput(f"The {what} file is empty.")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return data
+    norm = re.sub(r"\s+", "", text)
+    if norm and re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", norm):
+        return bytes.fromhex(norm)
+    return data
 
 
 def parse_hex(text: str, what: str, *, length: int | None = None) -> bytes:
