@@ -6,6 +6,7 @@ and nothing kept."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.integration.test_interchange import (
 )
 from workstation.domain.certificates import CertificateStatus
 from workstation.domain.keys import ManagedKey
+from workstation.domain.policy import Action
 from workstation.errors import BadInput
 from workstation.standards import pkix
 
@@ -106,6 +108,83 @@ def test_request_signed_in_the_hsm_verifies(world: Exchange, tmp_path: Path) -> 
         assert san.get_values_for_type(x509.DNSName) == ["atm-0042.bank.example"]
     entry = world.audit("certificate.request")[-1]
     assert entry["details"]["subject"].startswith("CN=atm-0042")
+
+
+def test_request_in_der_verifies_and_is_the_same_request(world: Exchange, tmp_path: Path) -> None:
+    key = world.key(EPP, active=False)
+    profile = pkix.Profile(
+        subject="CN=RKL host 1,O=Acquirer Bank 042,C=GB",
+        key_usage=frozenset({"key_encipherment"}),
+    )
+    request = world.s.certificates.request(world.session(*CERTIFIERS), key.label, profile)
+    der = tmp_path / "rkl.der"
+    der.write_bytes(request.encoded("der"))
+    assert request.der[0] == 0x30 and request.encoded("pem") == request.pem.encode()
+    verified = subprocess.run(
+        ["openssl", "req", "-verify", "-noout", "-inform", "DER", "-in", str(der)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    csr = x509.load_der_x509_csr(request.der)
+    assert csr.public_bytes(serialization.Encoding.PEM).decode() == request.pem
+    assert hashlib.sha256(request.der).hexdigest().upper() == request.sha256
+    assert world.audit("certificate.request")[-1]["details"]["csr_sha256"] == request.sha256
+
+
+def test_key_pairs_listed_with_their_certificates(world: Exchange) -> None:
+    pki = world.pki  # type: ignore[attr-defined]
+    tls, epp = world.key(TLS), world.key(EPP, active=False)
+    issued = [pem(issue(pki, make_request(world, tls), days=days)) for days in (365, 20)]
+    first, second = (
+        world.s.certificates.import_certificate(
+            world.session(*CERTIFIERS), tls.label, certificate, partner=PARTNER
+        )
+        for certificate in issued
+    )
+    pek = world.key("Test PEK")
+    listing = world.s.certificates.key_pairs(world.session(*ADMINS))
+    labels = [p.key.label for p in listing.pairs]
+    assert tls.label in labels and epp.label in labels and pek.label not in labels
+    assert labels == sorted(labels, key=str.casefold) and not listing.truncated
+    pair = next(p for p in listing.pairs if p.key.id == tls.id)
+    assert pair.template_name == TLS and pair.refusal is None
+    assert pair.current is not None and pair.current.fingerprint == second.fingerprint
+    assert [c.status for c in pair.certificates if c.fingerprint == first.fingerprint] == [
+        CertificateStatus.SUPERSEDED
+    ]
+    empty = next(p for p in listing.pairs if p.key.id == epp.id)
+    assert empty.current is None and empty.certificates == ()
+    # A destroyed key pair is no longer listed.
+    world.s.keys.change_state(
+        world.session(*ADMINS), epp.label, Action.DESTROY_KEY, reason="never certified"
+    )
+    listing = world.s.certificates.key_pairs(world.session(*ADMINS))
+    assert epp.label not in [p.key.label for p in listing.pairs]
+
+
+def test_required_usage_that_is_no_usage_is_bad_input(world: Exchange) -> None:
+    key = world.key(TLS)
+    cert = issue(world.pki, make_request(world, key))  # type: ignore[attr-defined]
+    before = len(world.audit("certificate.import.refused"))
+    with pytest.raises(BadInput, match="Required usage: extended_key_usage: 'warp_drive'"):
+        world.s.certificates.import_certificate(
+            world.session(*CERTIFIERS),
+            key.label,
+            pem(cert),
+            partner=PARTNER,
+            extended_key_usage=("warp_drive",),
+        )
+    assert len(world.audit("certificate.import.refused")) == before
+    kept = world.s.certificates.import_certificate(
+        world.session(*CERTIFIERS),
+        key.label,
+        pem(cert),
+        partner=PARTNER,
+        extended_key_usage=("server_auth",),
+    )
+    assert kept.key_id == key.id
 
 
 def test_issued_certificate_is_checked_and_kept(world: Exchange) -> None:

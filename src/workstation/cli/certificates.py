@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from workstation.domain.certificates import CertificateRecord
 from workstation.errors import BadInput
 from workstation.files import write_new
+from workstation.services.certificates import REQUEST_FORMATS
 from workstation.standards import pkix
 
 from .console import emit, table
@@ -72,18 +73,19 @@ def cmd_request(cli: Cli) -> int:
         raise BadInput(f"Certificate profile: {e}") from None
     with cli.session() as session:
         result = cli.services.certificates.request(session, a.key, profile)
-    written = write_new(a.out, result.pem.encode())
+    written = write_new(a.out, result.encoded(a.format))
     emit(
         cli.json,
         {
             "key": result.key_label,
             "subject": result.subject,
             "file": str(written),
+            "format": a.format,
             "sha256": result.sha256,
         },
         [
             f"Certificate request for {result.key_label} ({result.subject}), signed in the HSM.",
-            f"Written: {written} (SHA-256 {result.sha256})",
+            f"Written: {written} ({a.format.upper()}; SHA-256 of the DER {result.sha256})",
         ],
     )
     return EXIT_OK
@@ -101,6 +103,7 @@ def cmd_import(cli: Cli) -> int:
             partner=a.partner,
             chain=chain,
             key_usage=frozenset(a.require_key_usage or ()),
+            extended_key_usage=tuple(a.require_eku or ()),
         )
     emit(
         cli.json,
@@ -155,13 +158,22 @@ def register(
         "--eku", action="append", metavar="USAGE", help="server_auth, client_auth, or an OID"
     )
     sp.add_argument("--ca", action="store_true", help="request a CA certificate")
-    sp.add_argument("--out", required=True, metavar="FILE", help="the request (PEM)")
+    sp.add_argument("--out", required=True, metavar="FILE", help="the request, a new file")
+    sp.add_argument(
+        "--format",
+        choices=REQUEST_FORMATS,
+        default="pem",
+        help="pem (text, the default) or der (binary, as some CAs' upload forms ask)",
+    )
     sp = cmd(certs, "import", cmd_import, "check an issued certificate and keep it")
     sp.add_argument("key", help="the key pair's label")
     sp.add_argument("file", help="the certificate (PEM, DER, PEM bundle or PKCS#7)")
     sp.add_argument("--partner", required=True, help="whose trust anchors and CRLs to check with")
     sp.add_argument("--chain", action="append", metavar="FILE", help="intermediate certificates")
     sp.add_argument("--require-key-usage", action="append", metavar="USAGE")
+    sp.add_argument(
+        "--require-eku", action="append", metavar="USAGE", help="server_auth, ... or an OID"
+    )
     sp = cmd(certs, "list", cmd_list, "certificates, soonest expiry first")
     sp.add_argument("--key", help="only this key pair's")
     sp = cmd(certs, "expiring", cmd_expiring, "current certificates expiring within N days")

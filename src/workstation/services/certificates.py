@@ -16,12 +16,13 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.certificates import CertificateRecord, CertificateStatus
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.policy import Action
@@ -30,13 +31,29 @@ from workstation.errors import BadInput, PolicyRefused
 from workstation.services.context import ServiceContext
 from workstation.services.interchange import InterchangeService, certificate_der, crl_der
 from workstation.services.keys import KeyService
-from workstation.services.ports import UnitOfWork
+from workstation.services.ports import KeyQuery, UnitOfWork
 from workstation.services.session import Session
 from workstation.standards import pkix
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CertificateRequest", "CertificateService"]
+__all__ = [
+    "KEY_PAIRS_LISTED",
+    "REQUEST_FORMATS",
+    "CertificateRequest",
+    "CertificateService",
+    "KeyPairCertificates",
+    "KeyPairList",
+    "key_pair_refusal",
+]
+
+#: How a request is written: PEM (RFC 7468 7, "CERTIFICATE REQUEST") or the bare DER of the
+#: CertificationRequest (RFC 2986 4.2), as CAs' upload forms and HSM vendors' tools ask.
+REQUEST_FORMATS = ("pem", "der")
+KEY_PAIRS_LISTED = 5000  # per algorithm, for the Certificates page and the wizards
+
+_LIVE_STATES = tuple(s for s in KeyState if s is not KeyState.DESTROYED)
+_KEY_PAIR_ALGORITHMS = tuple(a for a in KeyAlgorithm if not a.is_symmetric)
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,65 @@ class CertificateRequest:
     subject: str
     pem: str  # the PKCS#10 request
     sha256: str  # of the DER, as audited
+    der: bytes = field(repr=False)  # the same request, DER
+
+    def encoded(self, fmt: str) -> bytes:
+        """The request as written to a file: ``"pem"`` (text) or ``"der"`` (binary)."""
+        if fmt == "pem":
+            return self.pem.encode("ascii")
+        if fmt == "der":
+            return self.der
+        raise BadInput(f"Request format {fmt!r}: choose {' or '.join(REQUEST_FORMATS)}.")
+
+
+@dataclass(frozen=True)
+class KeyPairCertificates:
+    """A key pair (not destroyed), the name of its template, and its certificates."""
+
+    key: ManagedKey
+    template: KeyTemplate | None  # None: its template record is missing
+    certificates: tuple[CertificateRecord, ...] = ()  # newest expiry first
+
+    @property
+    def current(self) -> CertificateRecord | None:
+        return next((c for c in self.certificates if c.status is CertificateStatus.CURRENT), None)
+
+    @property
+    def template_name(self) -> str:
+        return self.template.name if self.template is not None else "(template missing)"
+
+    @property
+    def refusal(self) -> str | None:
+        """Why no request can be signed nor certificate kept for it now, or None."""
+        return key_pair_refusal(self.key, self.template)
+
+
+@dataclass(frozen=True)
+class KeyPairList:
+    """The key pairs and their certificates, as read at ``read_at``."""
+
+    pairs: tuple[KeyPairCertificates, ...]
+    read_at: datetime
+    truncated: bool = False  # more key pairs of some algorithm than were read
+
+
+def key_pair_refusal(key: ManagedKey, template: KeyTemplate | None) -> str | None:
+    """Why ``key`` cannot be certified (a request signed, a certificate kept), or None: the
+    rules :meth:`CertificateService.request` and ``import_certificate`` apply."""
+    if key.algorithm.is_symmetric or key.public_key is None:
+        return f"Key {key.label} is a secret key; certificates are for key pairs."
+    if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
+        return (
+            f"Key {key.label} is {key.state.value}; only a pre-active or active key pair "
+            "is certified."
+        )
+    if key.wrapped is None:
+        return f"Key {key.label} holds no key material."
+    if template is None:
+        return f"The template of key {key.label} is missing."
+    if not template.allows(Action.MANAGE_CERTIFICATES):
+        return f"Template {template.name!r} does not allow certificates for its key pairs."
+    return None
 
 
 class CertificateService:
@@ -58,20 +134,40 @@ class CertificateService:
     def _key_pair(self, uow: UnitOfWork, ref: str) -> tuple[ManagedKey, KeyTemplate]:
         key = self.keys._find(uow, ref)
         template = self.keys._template_for(uow, key)
-        if key.algorithm.is_symmetric or key.public_key is None:
-            raise BadInput(f"Key {key.label} is a secret key; certificates are for key pairs.")
-        if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
-            raise PolicyRefused(
-                f"Key {key.label} is {key.state.value}; only a pre-active or active key pair "
-                "is certified."
-            )
-        if key.wrapped is None:
-            raise BadInput(f"Key {key.label} holds no key material.")
-        if not template.allows(Action.MANAGE_CERTIFICATES):
-            raise PolicyRefused(
-                f"Template {template.name!r} does not allow certificates for its key pairs."
-            )
+        problem = key_pair_refusal(key, template)
+        if problem is not None:
+            # Not a key pair, or no key material: the wrong key was named. A state or a
+            # template that forbids it: a rule refuses it.
+            usable = key.state in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE)
+            wrong_key = key.public_key is None or (usable and key.wrapped is None)
+            raise (BadInput if wrong_key else PolicyRefused)(problem)
         return key, template
+
+    def key_pairs(self, session: Session) -> KeyPairList:
+        """Every key pair that is not destroyed, with its template and its certificates
+        (sealed records, each checked), by label."""
+        pairs: list[KeyPairCertificates] = []
+        truncated = False
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+            self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
+            templates = {t.value.id: t.value for t in uow.templates.list()}
+            for algorithm in _KEY_PAIR_ALGORITHMS:
+                query = KeyQuery(states=_LIVE_STATES, algorithm=algorithm, limit=KEY_PAIRS_LISTED)
+                found = [s.value for s in uow.keys.query(query)]
+                truncated = truncated or len(found) >= KEY_PAIRS_LISTED
+                for key in found:
+                    if key.public_key is None:
+                        continue
+                    certificates = tuple(
+                        self.ctx.unseal(r, f"certificate {r.value.serial}")
+                        for r in uow.certificates.for_key(key.id)
+                    )
+                    pairs.append(
+                        KeyPairCertificates(key, templates.get(key.template_id), certificates)
+                    )
+            read_at = self.ctx.clock.now()
+        pairs.sort(key=lambda p: p.key.label.casefold())
+        return KeyPairList(tuple(pairs), read_at, truncated)
 
     def certificates(
         self, session: Session, *, key_ref: str | None = None
@@ -131,7 +227,7 @@ class CertificateService:
             )
             uow.commit()
         self.ctx.checkpoint()
-        return CertificateRequest(key.label, profile.subject, pkix.csr_pem(der), digest)
+        return CertificateRequest(key.label, profile.subject, pkix.csr_pem(der), digest, der)
 
     # --- issued certificates ---------------------------------------------------------------
 
@@ -144,10 +240,13 @@ class CertificateService:
         partner: str,
         chain: Sequence[bytes | str] = (),
         key_usage: frozenset[str] = frozenset(),
+        extended_key_usage: tuple[str, ...] = (),
     ) -> CertificateRecord:
         """An issued certificate for a key pair, checked against the trust anchors and CRLs
         of the partner (the CA, vendor or brand that issued it) before it is kept. ``data``
-        may carry the chain too (PEM bundle or PKCS#7); ``chain`` adds intermediates."""
+        may carry the chain too (PEM bundle or PKCS#7); ``chain`` adds intermediates;
+        ``key_usage`` and ``extended_key_usage`` are what the certificate must allow."""
+        _check_required_usage(key_usage, extended_key_usage)
         raw = data.encode() if isinstance(data, str) else data
         try:
             found = pkix.read_certificates(raw)
@@ -177,6 +276,7 @@ class CertificateService:
                 crls=crls,
                 now=self.ctx.clock.now(),
                 key_usage=key_usage,
+                extended_key_usage=extended_key_usage,
                 public_key=key.public_key,
             )
         except pkix.PkixError as e:
@@ -242,6 +342,20 @@ class CertificateService:
             if spki == key.public_key:
                 return der
         return found[0]
+
+
+def _check_required_usage(key_usage: frozenset[str], extended_key_usage: tuple[str, ...]) -> None:
+    """The usages a certificate must allow are names pkix knows (a mistyped one is bad
+    input, not a refused certificate): checked as a profile asking for them would be."""
+    try:
+        pkix.Profile(
+            subject="CN=required usage",
+            key_usage=frozenset(key_usage),
+            extended_key_usage=tuple(extended_key_usage),
+            ca="key_cert_sign" in key_usage,
+        )
+    except pkix.PkixError as e:
+        raise BadInput(f"Required usage: {e}") from None
 
 
 def _pem(der: bytes) -> str:
