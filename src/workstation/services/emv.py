@@ -273,13 +273,17 @@ class EmvService:
 
     # --- issuer key sets -------------------------------------------------------------------
 
-    def key_sets(self, session: Session, *, bin: str | None = None) -> list[IssuerKeySet]:
-        """The issuer key sets (one BIN's with ``bin``): certified ones by expiry first."""
+    def key_sets(
+        self, session: Session, *, bin: str | None = None, in_use_only: bool = False
+    ) -> list[IssuerKeySet]:
+        """The issuer key sets (one BIN's with ``bin``; with ``in_use_only``, those whose key
+        pair is not deactivated, compromised or destroyed): certified ones by expiry first."""
         wanted = check_bin(bin) if bin is not None else None
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             rows = uow.documents.list(IssuerKeySet, subject=wanted)
-            return [self.ctx.unseal(r, f"the issuer key set of BIN {r.value.bin}") for r in rows]
+            sets = [self.ctx.unseal(r, f"the issuer key set of BIN {r.value.bin}") for r in rows]
+            return [s for s in sets if not in_use_only or self._live(uow, s)]
 
     def _job_templates(
         self, uow: UnitOfWork, issuer: str, masters: Sequence[str]
