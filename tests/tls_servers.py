@@ -164,8 +164,8 @@ class _Server(socketserver.ThreadingTCPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
-        super().__init__((LOOPBACK, 0), handler)
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], port: int = 0) -> None:
+        super().__init__((LOOPBACK, port), handler)
         self.stopping = threading.Event()
         self.tls: ssl.SSLContext | None = None
         self.banner = b""
@@ -176,8 +176,8 @@ class _Server(socketserver.ThreadingTCPServer):
 class _Running:
     """A ``socketserver`` served on a thread of its own until ``stop``."""
 
-    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
-        self.server = _Server(handler)
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], port: int = 0) -> None:
+        self.server = _Server(handler, port)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -230,7 +230,8 @@ class _TlsHandler(socketserver.BaseRequestHandler):
 
 
 class TlsServer(_Running):
-    """A TLS server presenting ``chain`` (the server's certificate first) for ``key``."""
+    """A TLS server presenting ``chain`` (the server's certificate first) for ``key``; on
+    ``port`` when given (a server restarted with a renewed certificate), else any free one."""
 
     def __init__(
         self,
@@ -240,8 +241,9 @@ class TlsServer(_Running):
         *,
         minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
         maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+        port: int = 0,
     ) -> None:
-        super().__init__(_TlsHandler)
+        super().__init__(_TlsHandler, port)
         folder.mkdir(parents=True, exist_ok=True)
         stem = folder / f"server-{id(self):x}"
         cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")

@@ -382,7 +382,7 @@ class EndpointService:
         parsed = self._targets(targets)
         self._check_timeout(timeout)
         self._probe()
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
         seen, stopped = self._fetch_all(
             parsed,
@@ -518,7 +518,7 @@ class EndpointService:
 
     def endpoints(self, session: Session) -> list[Endpoint]:
         """Every enrolled endpoint, soonest expiry first."""
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             return [
                 self.ctx.unseal(s, f"endpoint {s.value.subject}")
@@ -573,7 +573,7 @@ class EndpointService:
         the ones not reached are reported and kept as they were."""
         self._check_timeout(timeout)
         self._probe()
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.MANAGE_MONITORING)
             enrolled = [
                 self.ctx.unseal(s, f"endpoint {s.value.subject}")
@@ -681,7 +681,7 @@ class EndpointService:
                 DueItem(
                     kind="endpoint",
                     ref=endpoint.id,
-                    label=str(endpoint.target),
+                    label=endpoint.subject,
                     what="server certificate expires",
                     due=endpoint.not_after,
                     key_id=endpoint.key_id,
@@ -722,7 +722,7 @@ class EndpointService:
         """The key pairs with a current certificate, each with why it cannot leave in a key
         store (its template, exportability or state), for the export wizard's list."""
         choices: list[KeystoreChoice] = []
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             seen: set[str] = set()
             for sealed in uow.certificates.list():
@@ -753,7 +753,7 @@ class EndpointService:
         if fmt not in KEYSTORE_FORMATS:
             raise BadInput(f"Key store format {fmt!r}: use pkcs12 or pem.")
         _check_password(password)
-        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+        with self.ctx.repository.unit_of_work() as uow:
             key = self.keys._find(uow, key_ref)
             template = self.keys._template_for(uow, key)
             if key.algorithm.is_symmetric or key.public_key is None:
@@ -891,7 +891,7 @@ def _encrypted_pkcs8_pem(pkcs8: bytearray, password: bytes) -> bytes:
                     "key_derivation_func": {
                         "algorithm": "pbkdf2",
                         "parameters": {
-                            "salt": salt,
+                            "salt": {"specified": salt},
                             "iteration_count": KEYSTORE_KDF_ROUNDS,
                             "prf": {"algorithm": "sha256"},
                         },
