@@ -297,6 +297,7 @@ class Endpoint:
     protocol: str  # e.g. "TLSv1.3"
     cipher: str
     key_id: str | None  # the managed key pair the certificate carries, if any
+    key_label: str | None  # that key pair's label
     owners: tuple[str, ...]  # e-mail addresses to alert
     enrolled_at: datetime
     last_seen_at: datetime
@@ -333,6 +334,7 @@ class Endpoint:
             "protocol": self.protocol,
             "cipher": self.cipher,
             "key_id": self.key_id,
+            "key_label": self.key_label,
             "owners": list(self.owners),
             "enrolled_at": format_time(self.enrolled_at),
             "last_seen_at": format_time(self.last_seen_at),
@@ -360,6 +362,7 @@ class Endpoint:
             protocol=rec["protocol"],
             cipher=rec["cipher"],
             key_id=rec["key_id"],
+            key_label=rec["key_label"],
             owners=tuple(rec["owners"]),
             enrolled_at=when("enrolled_at"),
             last_seen_at=when("last_seen_at"),

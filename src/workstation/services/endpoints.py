@@ -66,10 +66,12 @@ log = logging.getLogger(__name__)
 __all__ = [
     "KEYSTORE_FORMATS",
     "KEYSTORE_KDF_ROUNDS",
+    "MAX_PASSWORD_BYTES",
     "MIN_PASSWORD_CHARS",
     "Discovery",
     "EndpointService",
     "KeystoreChoice",
+    "check_keystore_password",
     "days_left",
 ]
 
@@ -481,6 +483,7 @@ class EndpointService:
                     "protocol": d.protocol,
                     "cipher": d.cipher,
                     "key_id": key.id if key else None,
+                    "key_label": key.label if key else None,
                     "last_seen_at": d.seen_at,
                 }
                 if existing is None:
@@ -617,6 +620,7 @@ class EndpointService:
                     fingerprint=d.fingerprint,
                     chain_pem="".join(_pem(c) for c in d.chain),
                     key_id=d.key_id,
+                    key_label=d.key_label,
                 )
                 uow.documents.update(updated, self.ctx.seal(updated))
                 if d.changed:
@@ -752,7 +756,7 @@ class EndpointService:
         ``password``."""
         if fmt not in KEYSTORE_FORMATS:
             raise BadInput(f"Key store format {fmt!r}: use pkcs12 or pem.")
-        _check_password(password)
+        check_keystore_password(password)
         with self.ctx.repository.unit_of_work() as uow:
             key = self.keys._find(uow, key_ref)
             template = self.keys._template_for(uow, key)
@@ -850,7 +854,9 @@ class EndpointService:
         return data
 
 
-def _check_password(password: bytearray) -> None:
+def check_keystore_password(password: bytearray) -> None:
+    """Refuse a key store password that is not a bytearray, is too long, or has fewer than
+    MIN_PASSWORD_CHARS characters (counted as UTF-8)."""
     if not isinstance(password, bytearray):
         raise BadInput("The key store password must be given as a bytearray (it is wiped).")
     if len(password) > MAX_PASSWORD_BYTES:
