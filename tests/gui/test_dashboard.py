@@ -106,6 +106,10 @@ def test_dashboard_counts_match_the_generated_keys(
     assert dict(f.by_usage) == {"K0": 3, "P0": 2, "C0": 1}
     assert f.overdue == 0
     assert f.due_within == {30: 0, 90: 0, 365: 2}  # the PIN keys
+    # The "Due soon" panel: nothing within the alert windows (90, 30, 7 days) yet.
+    assert f.due is not None and f.due.total == 0 and f.due_error == ""
+    assert "<b>0</b> overdue" in page.due_panel.counts.text()
+    assert "Nothing falls due within 90 days" in page.due_panel.items.text()
     assert page.total_tile.number.text() == "6"
     assert page.state_tiles[KeyState.PRE_ACTIVATION].number.text() == "6"
     assert page.usage_table.rowCount() == 3

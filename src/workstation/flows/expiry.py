@@ -67,6 +67,7 @@ class DueRegister:
     tasks: tuple[DueTask, ...]
     owners: tuple[AlertOwners, ...] = ()
     at: datetime | None = None
+    monitoring_quorum: str = ""  # who may change windows and owners, in the policy's words
 
 
 @dataclass(frozen=True)

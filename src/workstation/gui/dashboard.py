@@ -1,5 +1,7 @@
-"""The dashboard: how many keys are in each state and of each usage, and which keys in
-service reach the end of their crypto-period soon (a timeline drawn with QPainter).
+"""The dashboard: how many keys are in each state and of each usage, which keys in
+service reach the end of their crypto-period soon (a timeline drawn with QPainter), and what
+falls due within the alert windows (the "Due soon" panel: keys, certificates and whatever
+else the expiry service follows, counted per window and overdue, with the next few).
 
 The figures are counts read through ``KeyService.query`` with ``limit=0`` (the service
 counts the whole match and returns no rows) on the device thread. The port offers no
@@ -45,7 +47,10 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.keys import KeyState
+from workstation.domain.monitoring import DueTask
 from workstation.domain.templates import KEY_USAGES, KeyTemplate
+from workstation.errors import WorkstationError
+from workstation.flows.expiry import DueSummary, Severity, severity, summarise
 from workstation.services.ports import KeyQuery
 
 from .errors import describe
@@ -86,6 +91,8 @@ class DashboardFigures:
     overdue: int  # keys in service past the end of their crypto-period
     buckets: Sequence[ExpiryBucket]
     due_within: Mapping[int, int] = field(default_factory=dict)  # 30/90/365 -> keys (cumulative)
+    due: DueSummary | None = None  # the alert windows' view (keys, certificates, ...)
+    due_error: str = ""  # why ``due`` could not be read
 
 
 Count = Callable[[KeyQuery], int]
@@ -376,6 +383,89 @@ class StateTile(QFrame):
         self.number.setText("–" if n is None else f"{n:,}")
 
 
+DUE_COLOURS: Mapping[Severity, str] = {
+    Severity.OVERDUE: "#b00020",  # red
+    Severity.URGENT: "#b36200",  # amber: within the shortest window
+    Severity.SOON: "",
+    Severity.LATER: "",
+}
+
+
+class DueSoonPanel(QGroupBox):
+    """What falls due within the alert windows: overdue, a count per window's band, and
+    the next items, coloured (overdue red, the shortest window amber)."""
+
+    open_requested = Signal()  # "Due dates…": show the task list
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Due soon", parent)
+        self.setObjectName("dueSoonPanel")
+        self.summary: DueSummary | None = None
+        self.counts = QLabel(self)
+        self.counts.setObjectName("dueCounts")
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.counts.setWordWrap(True)
+        self.items = QLabel(self)
+        self.items.setObjectName("dueItems")
+        self.items.setTextFormat(Qt.TextFormat.RichText)
+        self.items.setWordWrap(True)
+        self.items.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.open_button = QPushButton("Task &list…", self)
+        self.open_button.setObjectName("openDueDates")
+        self.open_button.clicked.connect(self.open_requested)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.items, 1)
+        layout.addLayout(buttons)
+        self.set_summary(None)
+
+    @staticmethod
+    def _coloured(text: str, colour: str) -> str:
+        return f"<span style='color:{colour}'>{text}</span>" if colour else text
+
+    def set_summary(self, summary: DueSummary | None, error: str = "") -> None:
+        self.summary = summary
+        if summary is None:
+            self.counts.setText(error or "–")
+            self.items.setText("")
+            return
+        shortest = summary.windows.shortest
+        parts = [self._coloured(f"<b>{summary.overdue}</b> overdue", DUE_COLOURS[Severity.OVERDUE])]
+        for window, n in summary.by_window:
+            colour = DUE_COLOURS[Severity.URGENT] if window == shortest else ""
+            parts.append(self._coloured(f"<b>{n}</b> {summary.band_label(window)}", colour))
+        self.counts.setText(" · ".join(parts))
+        if not summary.next_items:
+            self.items.setText(
+                f"Nothing falls due within {summary.windows.longest} days, and nothing is overdue."
+            )
+            return
+        self.items.setText("<br>".join(self.item_line(t) for t in summary.next_items))
+
+    def item_line(self, task: DueTask) -> str:
+        assert self.summary is not None
+        colour = DUE_COLOURS[severity(task, self.summary.windows)]
+        label = task.item.label if len(task.item.label) <= 60 else task.item.label[:59] + "…"
+        text = (
+            f"{task.item.due:%Y-%m-%d} · {task.state} · {task.item.what}: "
+            f"{label.replace('&', '&amp;').replace('<', '&lt;')}"
+        )
+        return self._coloured(text, colour)
+
+    def lines(self) -> list[str]:
+        """The next items as plain text (what a screen reader or a test reads)."""
+        s = self.summary
+        if s is None:
+            return []
+        return [
+            f"{t.item.due:%Y-%m-%d} · {t.state} · {t.item.what}: {t.item.label}"
+            for t in s.next_items
+        ]
+
+
 class DashboardPage(QWidget):
     """Counts by state and usage, and the expiry timeline; refreshed on every change."""
 
@@ -453,9 +543,15 @@ class DashboardPage(QWidget):
         usage_layout.addWidget(self.usage_table)
         usage_box.setMinimumWidth(300)
 
+        self.due_panel = DueSoonPanel(self)
+        self.due_dates_requested = self.due_panel.open_requested
+        right = QVBoxLayout()
+        right.addWidget(self.due_panel, 1)
+        right.addWidget(usage_box, 1)
+
         lower = QHBoxLayout()
         lower.addWidget(timeline_box, 3)
-        lower.addWidget(usage_box, 2)
+        lower.addLayout(right, 2)
 
         self.status = QLabel(self)
         self.status.setObjectName("dashboardStatus")
@@ -478,7 +574,7 @@ class DashboardPage(QWidget):
     # --- when to refresh -----------------------------------------------------------------
 
     def _data_changed(self, what: str) -> None:
-        if what in ("keys", "templates"):
+        if what in ("keys", "templates", "certificates", "expiry", "endpoints"):
             self._schedule()
 
     def _session_changed(self) -> None:
@@ -517,7 +613,13 @@ class DashboardPage(QWidget):
 
             templates: list[KeyTemplate] = services.templates.list(session, include_retired=True)
             usages = [t.key_usage for t in templates]
-            return collect_figures(count, services.ctx.clock.now(), usages)
+            figures = collect_figures(count, services.ctx.clock.now(), usages)
+            try:
+                windows = services.expiry.windows(session)
+                due = summarise(services.expiry.due(session), windows)
+            except WorkstationError as e:  # e.g. tampered windows: say so, show the rest
+                return replace(figures, due_error=e.user_message())
+            return replace(figures, due=due)
 
         def done(figures: DashboardFigures) -> None:
             if generation == self._generation:
@@ -543,8 +645,10 @@ class DashboardPage(QWidget):
             tile.set_count(None if figures is None else figures.by_state.get(key_state, 0))
         self.usage_table.setRowCount(0)
         if figures is None:
+            self.due_panel.set_summary(None)
             self.as_of.setText("")
             return
+        self.due_panel.set_summary(figures.due, figures.due_error)
         self.as_of.setText(f"as of {figures.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
         self.usage_table.setRowCount(len(figures.by_usage))
         for row, (usage, n) in enumerate(figures.by_usage):
@@ -560,6 +664,7 @@ class DashboardPage(QWidget):
 __all__ = [
     "DashboardFigures",
     "DashboardPage",
+    "DueSoonPanel",
     "ExpiryBucket",
     "ExpiryTimeline",
     "collect_figures",
