@@ -137,7 +137,8 @@ class _EmvWizard(_ExchangeWizard):
 
     def finish(self, result: Any) -> None:
         self.result = result
-        self.state.data_changed.emit("keys")
+        if self.imports:  # the job made keys
+            self.state.data_changed.emit("keys")
         self.state.data_changed.emit("emv")
         self.flow.record_result(result)
         self.next()
@@ -249,6 +250,7 @@ class IssuerKeysWizard(_EmvWizard):
     CHOOSE_PAGE, BINS_PAGE, REVIEW_PAGE, RESULT_PAGE = range(4)
     ACTION = Action.GENERATE_KEY
     cancellable = True
+    imports = True  # new keys in the inventory
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
