@@ -171,6 +171,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.banner = b""
         self.server_names: list[str | None] = []
         self.handshakes = 0
+        self.held = 0  # connections a SilentServer holds open now
 
 
 class _Running:
@@ -298,14 +299,31 @@ class _SilentHandler(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        self.server.stopping.wait(HANDLER_TIMEOUT)
+        self.server.held += 1
+        try:
+            while not self.server.stopping.is_set():
+                try:
+                    if not self.request.recv(4096):  # the client closed
+                        return
+                except TimeoutError:
+                    continue
+        finally:
+            self.server.held -= 1
+
+    def setup(self) -> None:
+        self.request.settimeout(0.1)  # to look at ``stopping`` while waiting
 
 
 class SilentServer(_Running):
-    """Accepts connections and says nothing: a handshake waits until the client gives up."""
+    """Accepts connections and says nothing: a handshake waits until the client gives up.
+    ``held`` counts the connections it holds open (the clients still waiting)."""
 
     def __init__(self) -> None:
         super().__init__(_SilentHandler)
+
+    @property
+    def held(self) -> int:
+        return self.server.held
 
 
 @contextmanager

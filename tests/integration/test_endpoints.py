@@ -36,7 +36,7 @@ from tests.integration.test_interchange import (
     pem,
     world,  # noqa: F401 - the same world fixture
 )
-from tests.tls_servers import PlainServer, TestPki, TlsServer, closed_port, der
+from tests.tls_servers import PlainServer, SilentServer, TestPki, TlsServer, closed_port, der
 from workstation.adapters.tls_probe import SslTlsProbe
 from workstation.domain.endpoints import Endpoint, parse_target, parse_target_line
 from workstation.domain.keys import ManagedKey
@@ -408,3 +408,24 @@ def test_discovery_without_a_probe_or_with_bad_targets(world: Exchange) -> None:
     assert world.audit("endpoint.discover") == []
     with world.repo.unit_of_work(read_only=True) as uow:
         assert uow.documents.list(Endpoint) == []
+
+
+def test_a_cancelled_discovery_stops_without_waiting_for_silent_servers(tls: Exchange) -> None:
+    world = tls
+    steps: list[tuple[int, int]] = []
+    with SilentServer() as silent, closed_port() as closed:
+        found = world.s.endpoints.discover(
+            world.session(*WATCHERS),
+            [f"127.0.0.1:{closed}", silent.target],
+            timeout=30,
+            progress=lambda done, total: steps.append((done, total)),
+            # The person cancels once one has answered and the other is being waited for.
+            cancelled=lambda: bool(steps) and silent.held == 1,
+        )
+        # The run ended while the silent server still held the probe's connection: it did
+        # not wait for the 30-second timeout.
+        assert silent.held == 1
+    assert "refused" in (found[0].error or "")
+    assert found[1].error == f"{silent.target}: not probed (cancelled)."
+    assert steps == [(1, 2)]
+    assert world.audit("endpoint.discover")[-1]["details"]["stopped"] == "cancelled"

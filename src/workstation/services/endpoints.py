@@ -22,7 +22,7 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -76,6 +76,7 @@ __all__ = [
 ]
 
 PARALLEL_PROBES = 16  # connections at a time; each waits on the network, not on the HSM
+STOP_CHECK = 0.2  # seconds between looks at a cancel or a locked session while probing
 MAX_TIMEOUT = 60.0  # seconds, per target
 AUDIT_LISTED = 200  # targets named in one discovery's audit entry
 MIN_PASSWORD_CHARS = 12
@@ -270,41 +271,43 @@ class EndpointService:
         """Each target's chain, or the words of its failure; and why the run stopped early
         (cancelled, the session locked), if it did: the targets not probed say so."""
         probe = self._probe()
-        results: list[PresentedChain | str] = [""] * len(targets)
+        results: list[PresentedChain | str | None] = [None] * len(targets)
         stopped: str | None = None
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=min(PARALLEL_PROBES, len(targets)), thread_name_prefix="kcw-tls"
-        ) as pool:
+        )
+        try:
             futures: dict[Future[PresentedChain], int] = {
                 pool.submit(probe.fetch, t.host, t.port, timeout=timeout, server_name=t.sni): i
                 for i, t in enumerate(targets)
             }
-            done = 0
-            for future in as_completed(futures):
-                i = futures[future]
-                target = targets[i]
-                if future.cancelled():
-                    results[i] = f"{target.text}: not probed ({stopped})."
-                else:
+            pending = set(futures)
+            while pending and stopped is None:
+                # Woken at least every STOP_CHECK seconds, so a cancel or a locked session
+                # stops the run at once rather than after the slowest server's timeout.
+                finished, pending = wait(pending, timeout=STOP_CHECK, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    i = futures[future]
                     try:
                         results[i] = future.result()
                     except EndpointError as e:
                         results[i] = e.user_message()
                     except Exception as e:
-                        log.exception("probing %s failed", target.text)
-                        results[i] = f"{target.text}: the probe failed ({e})."
-                done += 1
-                if progress is not None:
-                    progress(done, len(targets))
-                if stopped is None:
-                    if cancelled is not None and cancelled():
-                        stopped = "cancelled"
-                    else:
-                        stopped = self.ctx.still_met(session, auth)
-                    if stopped is not None:
-                        for f in futures:
-                            f.cancel()
-        return results, stopped
+                        log.exception("probing %s failed", targets[i].text)
+                        results[i] = f"{targets[i].text}: the probe failed ({e})."
+                if finished and progress is not None:
+                    progress(len(targets) - len(pending), len(targets))
+                if cancelled is not None and cancelled():
+                    stopped = "cancelled"
+                else:
+                    stopped = self.ctx.still_met(session, auth)
+        finally:
+            # Probes still running end by their own timeout; their answers are not used.
+            pool.shutdown(wait=False, cancel_futures=True)
+        return [
+            r if r is not None else f"{t.text}: not probed ({stopped or 'stopped'})."
+            for r, t in zip(results, targets, strict=True)
+        ], stopped
 
     def _key_for(self, uow: UnitOfWork, leaf: _Leaf) -> ManagedKey | None:
         """The managed key pair whose public key the certificate carries, if there is one
