@@ -612,6 +612,12 @@ class MakeRequest(Protocol):
     def __call__(self, key_ref: str, profile: pkix.Profile) -> CertificateRequest: ...
 
 
+class MakeMaterial(Protocol):
+    """``RklService.material_to_sign`` with the session bound."""
+
+    def __call__(self, key_ref: str) -> bytes: ...
+
+
 class ImportCertificate(Protocol):
     def __call__(self, key_ref: str, data: bytes, *, chain: Sequence[bytes]) -> HostKey: ...
 
@@ -853,6 +859,20 @@ class HostKeyFlow(_RklFlow):
             raise FlowError({"subject": "Type the subject first."})
         return call(self.host.key.label, self.profile)
 
+    def make_material(self, call: MakeMaterial) -> bytes:
+        if self.host is None:
+            raise FlowError({"sent": "Choose or make the host key first."})
+        return call(self.host.key.label)
+
+    def sent_name(self) -> str:
+        """The file name to suggest for what goes to the vendor."""
+        if self.host is None:
+            return "host-key.csr"
+        label = _safe(self.host.key.label)
+        if self.style == "certificate":
+            return f"{label}.csr"
+        return f"{label}-{self.host.vendor.signed_form or 'public-key'}.der"
+
     def record_sent(self, sent: CertificateRequest | bytes) -> None:
         if isinstance(sent, CertificateRequest):
             self.request = sent
@@ -863,12 +883,10 @@ class HostKeyFlow(_RklFlow):
         """(data, suggested name, what it is) of what goes to the vendor, once made."""
         if self.host is None:
             return None
-        label = _safe(self.host.key.label)
         if self.request is not None:
-            return self.request.pem.encode(), f"{label}.csr", "certificate request"
+            return self.request.pem.encode(), self.sent_name(), "certificate request"
         if self.material is not None:
-            form = self.host.vendor.signed_form or "der"
-            return self.material, f"{label}-{form}.der", "public key to sign"
+            return self.material, self.sent_name(), "public key to sign"
         return None
 
     def sent_summary(self) -> str:
