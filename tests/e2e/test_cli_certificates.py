@@ -1,9 +1,11 @@
 """Certificates from the command line, in separate processes: a key pair made in the HSM,
-its request signed there (openssl verifies it), the CA's certificate checked against the
-partner's trust anchor and kept, expiry listed, and a certificate for another key refused."""
+its request signed there, as PEM and as DER (openssl verifies both), the CA's certificate
+checked against the partner's trust anchor and kept, expiry listed, and a certificate for
+another key refused."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +80,33 @@ def test_certificates_from_the_command_line(cli: Cli, virtual_cards: Any, tmp_pa
         ["openssl", "req", "-verify", "-noout", "-in", str(csr)], capture_output=True, check=False
     )
     assert verified.returncode == 0
+    der = tmp_path / "host.der"
+    made = cli.json(
+        "certs",
+        "request",
+        label,
+        "--subject",
+        "CN=host.bank.example,O=Bank,C=GB",
+        "--dns",
+        "host.bank.example",
+        "--format",
+        "der",
+        "--out",
+        str(der),
+        pins=[PIN] * 2,
+    )
+    assert made["format"] == "der" and der.read_bytes()[0] == 0x30
+    assert made["sha256"] == hashlib.sha256(der.read_bytes()).hexdigest().upper()
+    verified = subprocess.run(
+        ["openssl", "req", "-verify", "-noout", "-inform", "DER", "-in", str(der)],
+        capture_output=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    wrong_format = cli.run(
+        "certs", "request", label, "--subject", "CN=x", "--format", "p12", "--out", "x.p12"
+    )
+    assert wrong_format.returncode == 2 and "invalid choice: 'p12'" in wrong_format.stderr
     bad_subject = cli.run(
         "certs",
         "request",

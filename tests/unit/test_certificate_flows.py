@@ -189,7 +189,8 @@ def test_rows_days_left_urgency_and_superseded(world: dict[str, Any]) -> None:
     assert [r.key.label for r in rows] == ["TLS-0001", "RKL-0001"]
     tls, rkl = rows
     assert tls.cells()[0:3] == ("TLS-0001", "TLS server key pair", "active")
-    assert tls.cells()[3] == "CN=host.bank.example,O=Bank" and tls.cells()[5] == "5A3C"
+    assert tls.cells()[3] == "CN=host.bank.example,O=Bank" and tls.cells()[8] == "5A3C"
+    assert tls.cells()[7] == "CN=Lab CA"
     assert tls.days_left == 19 and tls.urgency is Urgency.SOON
     assert tls.status == "current: renew soon"
     assert rkl.cells()[2] == "pre-active" and rkl.days_text == "—"

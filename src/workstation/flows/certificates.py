@@ -370,18 +370,19 @@ class CertificateRow:
         return "current"
 
     def cells(self) -> tuple[str, ...]:
-        """Key pair, template, state, subject, issuer, serial, not after, days left, status."""
+        """Key pair, template, state, subject, not after, days left, status, issuer, serial:
+        what falls due first, then who issued it."""
         c = self.certificate
         return (
             self.key.label,
             self.pair.template_name,
             self.state,
             c.subject if c else "",
-            c.issuer if c else "",
-            c.serial if c else "",
             _day(c.not_after) if c else "",
             self.days_text,
             self.status,
+            c.issuer if c else "",
+            c.serial if c else "",
         )
 
     def detail_rows(self) -> list[tuple[str, str]]:
