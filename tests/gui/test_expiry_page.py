@@ -226,6 +226,8 @@ def test_the_task_list_owners_windows_alerts_and_calendar(
     assert message.rcpt_tos == (OPS,) and short in message.body and longer in message.body
     last = [page.model.index(r, DueTaskModel.LAST).data() for r in range(page.model.rowCount())]
     assert "never" not in last
+    picture = page.grab()
+    assert not picture.isNull() and picture.save(str(tmp_path / "due-dates.png"))
 
     # The calendar, to a new file.
     target = tmp_path / "due.ics"

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -348,6 +349,7 @@ class ExpiryPage(QWidget):
 
         self.filter = QComboBox(self)
         self.filter.setObjectName("expiryFilter")
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter.currentIndexChanged.connect(self._show_tasks)
         filter_label = QLabel("&Show:", self)
         filter_label.setBuddy(self.filter)
@@ -367,9 +369,13 @@ class ExpiryPage(QWidget):
                 DueTaskModel.KIND: "certificate",
                 DueTaskModel.LABEL: "Certificate expires: CN=atm-0042.bank.example",
                 DueTaskModel.OWNERS: "key-desk@bank.example",
+                DueTaskModel.LAST: "2026-12-31 23:59",
             },
         )
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The label takes what is left; the whole of it is in its tooltip.
+        self.table.horizontalHeader().setSectionResizeMode(
+            DueTaskModel.LABEL, QHeaderView.ResizeMode.Stretch
+        )
 
         self.status = QLabel(self)
         self.status.setObjectName("expiryStatus")
