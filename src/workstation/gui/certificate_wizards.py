@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -204,6 +204,9 @@ class _CertificateWizard(_FlowWizard):
         return path
 
 
+W = TypeVar("W", bound=QWidget)
+
+
 class _Page(_FlowPage):
     """A page of a certificate wizard, titled by its flow step."""
 
@@ -212,7 +215,7 @@ class _Page(_FlowPage):
         self.setObjectName(name)
         self.w = wizard
 
-    def add_field(self, form: QFormLayout, label: str, widget: Any, field: str) -> Any:
+    def add_field(self, form: QFormLayout, label: str, widget: W, field: str) -> W:
         form.addRow(label, widget)
         self.add_error(field, form)
         return widget

@@ -33,6 +33,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QColor, QFontDatabase, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -340,12 +341,9 @@ class CertificatesPage(QWidget):
         module = importlib.import_module(WIZARDS_MODULE)
         row = self.selected()
         wizard = getattr(module, entry)(self.state, self, row.key.label if row else None)
-        if isinstance(wizard, QWidget):
-            finished = getattr(wizard, "finished", None)
-            if finished is not None:
-                finished.connect(lambda _: self._mark_stale())
-            return wizard
-        return None
+        if isinstance(wizard, QDialog):
+            wizard.finished.connect(lambda _: self._mark_stale())
+        return wizard if isinstance(wizard, QWidget) else None
 
     # --- reading -------------------------------------------------------------------------------
 
