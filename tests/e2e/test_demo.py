@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc, pytest.mark.hsm, pytest.mark.slow]
 
@@ -73,6 +77,49 @@ def test_demo_start_provisions_and_guides(tmp_path: Path, pcsc_readers: list[str
         assert json.loads(made.stdout)["generated"][0]["label"].startswith("PEK-")
         status = json.loads(run(*cli, "--json", "status", home=home).stdout)
         assert status["initialised"] and status["people"] == 7
+
+        # The demo CA is a partner, and its counter certifies a request.
+        listed = run(
+            *cli, "--json", "--pin-stdin", "partners", "list", home=home, stdin="123456\n" * 2
+        )
+        assert listed.returncode == 0, listed.stderr
+        partners = json.loads(listed.stdout)
+        assert "Demo Lab CA" in [p["name"] for p in partners]
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = home / "pay.csr"
+        csr.write_bytes(
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pay.demo")]))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+        signed = run(
+            *demo,
+            "sign-csr",
+            "--home",
+            str(home),
+            str(csr),
+            "--out",
+            str(home / "pay.pem"),
+            "--days",
+            "20",
+            home=home,
+        )
+        assert signed.returncode == 0, signed.stderr
+        issued = x509.load_pem_x509_certificate((home / "pay.pem").read_bytes())
+        anchor = x509.load_pem_x509_certificate((home / "demo-ca" / "ca.pem").read_bytes())
+        issued.verify_directly_issued_by(anchor)
+        again = run(
+            *demo,
+            "sign-csr",
+            "--home",
+            str(home),
+            str(csr),
+            "--out",
+            str(home / "pay.pem"),
+            home=home,
+        )
+        assert again.returncode == 1 and "nothing is overwritten" in again.stderr
 
         # The desktop application opens on it: the logon page, the six readers and, this
         # being the demo, the demo cards panel once the services have started.

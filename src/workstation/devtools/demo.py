@@ -25,14 +25,19 @@ from pathlib import Path
 from workstation.bootstrap import build
 from workstation.config import save_config
 from workstation.devtools.cast import CAST, CUSTODIAN_GROUP, DEMO_PIN, DemoPerson
+from workstation.devtools.demo_ca import DEMO_CA_NAME, DemoCa
 from workstation.devtools.vcard_cli import DaemonClient, start_daemon, stop_daemon
 from workstation.domain.people import Role
-from workstation.errors import WorkstationError
+from workstation.errors import BadInput, WorkstationError
 from workstation.services.app import WorkstationServices
 from workstation.services.initialise import OfficerCard
 
 ENROL_READER = 5  # the reader new people's cards go into during enrolment
 DEMO_PARTNER = "Demo Acquirer Bank"
+
+
+def demo_ca_dir(home: Path) -> Path:
+    return home / "demo-ca"
 
 
 def card_dir(home: Path) -> Path:
@@ -98,6 +103,14 @@ def provision(home: Path, services: WorkstationServices, cards: DaemonClient) ->
                     "bank",
                     notes="Demo partner: exchanges TR-31 key blocks under a shared ZMK.",
                 )
+                # A CA to certify the demo's key pairs (sign-csr below plays its part).
+                services.interchange.add_partner(
+                    session,
+                    DEMO_CA_NAME,
+                    "other",
+                    ca_certificates=[DemoCa(demo_ca_dir(home)).create()],
+                    notes="Demo CA: issues certificates for the demo's key pairs (sign-csr).",
+                )
             finally:
                 cards.remove(ENROL_READER)
         finally:
@@ -138,6 +151,8 @@ def print_guide(home: Path, people: int, entries: int, token: str) -> None:
     cli = shlex.quote(str(bindir / "workstation-cli")) + " --home " + shlex.quote(str(home))
     state = " --state " + shlex.quote(str(vcard_state(home)))
     vcard_bin = shlex.quote(str(bindir / "workstation-vcard"))
+    demo = f"{shlex.quote(sys.executable)} -m workstation.devtools.demo sign-csr"
+    demo_home = f"--home {shlex.quote(str(home))}"
 
     def insert(slug: str, reader: int) -> str:
         card = shlex.quote(str(card_dir(home) / (slug + ".json")))
@@ -192,6 +207,17 @@ key (2 of group custodians A), activated (a custodian and a supervisor), then th
   {cli} keys activate <ZMK LABEL>
   {cli} tr31 export <PEK LABEL> --kek <ZMK LABEL> --partner "{DEMO_PARTNER}"
 
+Certify a TLS server key pair: two custodians generate it, a custodian and a supervisor
+have its request signed in the HSM, the demo CA ({DEMO_CA_NAME!r}) issues the
+certificate, and the workstation checks it before keeping it; it then shows as due:
+
+  {cli} keys generate --template "TLS server key pair"
+  {cli} certs request <TLS LABEL> --subject "CN=pay.demo.example,O=Demo Bank" \\
+      --dns pay.demo.example --out pay.csr
+  {demo} {demo_home} pay.csr --out pay.pem --days 20
+  {cli} certs import <TLS LABEL> pay.pem --partner "{DEMO_CA_NAME}"
+  {cli} expiry list
+
 Stop the demo's card daemon and pcscd with: make demo-stop
 """
     )
@@ -200,6 +226,19 @@ Stop the demo's card daemon and pcscd with: make demo-stop
 def stop(home: Path) -> int:
     stopped = stop_daemon(vcard_state(home.resolve()))
     print("Demo card daemon stopped." if stopped else "The demo card daemon was not running.")
+    return 0
+
+
+def sign_csr(home: Path, request: Path, out: Path, days: int) -> int:
+    """The demo CA's counter: a certificate for a request, written to a new file."""
+    from workstation.files import write_new
+
+    try:
+        data = request.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"Cannot read {request}: {exc.strerror}.") from None
+    write_new(str(out), DemoCa(demo_ca_dir(home.resolve())).sign(data, days=days))
+    print(f"Certificate for the request in {request} written to {out} ({days} days).")
     return 0
 
 
@@ -219,13 +258,22 @@ def open_gui(home: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workstation.devtools.demo")
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--gui", action="store_true", help="then open the desktop application")
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument("--home", type=Path, required=True)
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sp = sub.add_parser("start", parents=[home], help="start (and on first run provision)")
+    sp.add_argument("--gui", action="store_true", help="then open the desktop application")
+    sub.add_parser("stop", parents=[home], help="remove the cards, stop the card daemon")
+    sp = sub.add_parser("sign-csr", parents=[home], help="the demo CA certifies a request")
+    sp.add_argument("request", type=Path, help="the PKCS#10 request (PEM or DER)")
+    sp.add_argument("--out", type=Path, required=True, help="the certificate (PEM)")
+    sp.add_argument("--days", type=int, default=397, help="validity (default 397 days)")
     args = parser.parse_args(argv)
     try:
         if args.action == "stop":
             return stop(args.home)
+        if args.action == "sign-csr":
+            return sign_csr(args.home, args.request, args.out, args.days)
         code = start(args.home)
         if code == 0 and args.gui:
             code = open_gui(args.home.resolve())
