@@ -28,6 +28,7 @@ from workstation.services.ports import (
     GeneratedKey,
     Hsm,
     HsmInfo,
+    Mailer,
     PrintQueue,
     Repository,
     WorkstationKeyBackup,
@@ -231,6 +232,30 @@ def build_print_queue(config: WorkstationConfig) -> PrintQueue:
     return LpPrintQueue(config.printer, config.print_command)
 
 
+def build_mailer(config: WorkstationConfig) -> Mailer | None:
+    """The SMTP relay of ``[mail]``, or None when none is configured. The password is read
+    when a message is sent, not at start-up."""
+    if config.mail is None:
+        return None
+    import ssl
+
+    from workstation.adapters.smtp_mail import SmtpMailer
+
+    mail = config.mail
+    context = ssl.create_default_context(
+        cafile=str(config.resolve(mail.ca_file)) if mail.ca_file else None
+    )
+    return SmtpMailer(
+        mail.host,
+        mail.port,
+        sender=mail.sender,
+        security=mail.security,
+        username=mail.username or None,
+        password=config.mail_password if mail.username else None,
+        ssl_context=context,
+    )
+
+
 def build(
     home: Path,
     *,
@@ -240,6 +265,8 @@ def build(
     clock: Clock | None = None,
 ) -> tuple[WorkstationConfig, WorkstationServices]:
     """Build the services for the workstation in ``home``; tests may pass their own ports."""
+    from workstation.adapters.tls_probe import SslTlsProbe
+
     config = load_or_create(home)
     setup_logging(config)
     ctx = ServiceContext(
@@ -249,5 +276,7 @@ def build(
         clock=clock,
         renderer=build_renderer(config),
         print_queue=build_print_queue(config),
+        tls_probe=SslTlsProbe(),
+        mailer=build_mailer(config),
     )
     return config, WorkstationServices(ctx)

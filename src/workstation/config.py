@@ -22,6 +22,15 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     printer = "kms-laser"          # a CUPS printer; without it, documents go to PDF files
     command = "lp"
 
+    [mail]                         # the SMTP relay for expiry alerts (optional)
+    host = "smtp.bank.example"
+    port = 587
+    security = "starttls"          # or "tls" (implicit, port 465), or "none" (port 25)
+    sender = "kcw-alerts@bank.example"
+    username = "kcw-alerts"        # optional: log in (only ever over TLS)
+    password_source = "env:KCW_SMTP_PASSWORD"   # or "file:mail/password", or "prompt"
+    ca_file = "mail/relay-ca.pem"  # optional: trust anchors for the relay's certificate
+
 Relative paths are relative to the home directory. With no ``[hsm]`` section the
 workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``.
 """
@@ -58,6 +67,51 @@ class HsmConfig:
 
 
 @dataclass
+class MailConfig:
+    """The SMTP relay for expiry alerts (``[mail]``)."""
+
+    host: str
+    port: int
+    security: str  # "starttls", "tls" or "none"
+    sender: str
+    username: str = ""
+    password_source: str = ""  # "env:NAME", "file:PATH" or "prompt"
+    ca_file: str = ""  # trust anchors for the relay's certificate; empty: the system's
+
+
+MAIL_SECURITY = ("starttls", "tls", "none")
+
+
+def _mail_config(data: object, path: Path) -> MailConfig | None:
+    if not isinstance(data, dict):
+        return None
+    try:
+        host, sender = str(data["host"]), str(data["sender"])
+    except KeyError as exc:
+        raise BadInput(f"{path}: [mail] needs {exc.args[0]!r}.") from None
+    security = str(data.get("security", "starttls"))
+    if security not in MAIL_SECURITY:
+        raise BadInput(f"{path}: [mail] security must be one of {', '.join(MAIL_SECURITY)}.")
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    port = data.get("port", default_port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise BadInput(f"{path}: [mail] port must be a TCP port number (1 to 65535).")
+    username = str(data.get("username", ""))
+    password_source = str(data.get("password_source", ""))
+    if username and not password_source:
+        raise BadInput(f"{path}: [mail] has a username but no password_source.")
+    return MailConfig(
+        host=host,
+        port=port,
+        security=security,
+        sender=sender,
+        username=username,
+        password_source=password_source,
+        ca_file=str(data.get("ca_file", "")),
+    )
+
+
+@dataclass
 class WorkstationConfig:
     home: Path
     hsm: HsmConfig | None
@@ -66,6 +120,7 @@ class WorkstationConfig:
     demo: bool = False
     printer: str | None = None
     print_command: str = "lp"
+    mail: MailConfig | None = None
 
     @property
     def path(self) -> Path:
@@ -99,6 +154,32 @@ class WorkstationConfig:
             return getpass.getpass(f"HSM user PIN for token {self.hsm.token_label!r}: ")
         raise BadInput(
             f"Unknown HSM pin_source {source!r}; use 'prompt', 'env:NAME' or 'file:PATH'."
+        )
+
+    def mail_password(self) -> str:
+        """Read the SMTP relay's password from where ``[mail] password_source`` says."""
+        assert self.mail is not None
+        source = self.mail.password_source
+        if source.startswith("env:"):
+            value = os.environ.get(source[4:])
+            if not value:
+                raise BadInput(
+                    f"The mail relay password is configured to come from ${source[4:]}, "
+                    "which is not set."
+                )
+            return value
+        if source.startswith("file:"):
+            path = self.resolve(source[5:])
+            try:
+                return path.read_text().strip()
+            except OSError as exc:
+                raise BadInput(
+                    f"Cannot read the mail relay password file {path}: {exc.strerror}."
+                ) from None
+        if source == "prompt":
+            return getpass.getpass(f"Password of {self.mail.username!r} on {self.mail.host}: ")
+        raise BadInput(
+            f"Unknown [mail] password_source {source!r}; use 'prompt', 'env:NAME' or 'file:PATH'."
         )
 
     def hsm_environment(self) -> dict[str, str]:
@@ -153,6 +234,7 @@ def load_config(home: Path) -> WorkstationConfig:
         demo=bool(demo.get("enabled", False)) if isinstance(demo, dict) else False,
         printer=printer,
         print_command=print_command,
+        mail=_mail_config(data.get("mail"), path),
     )
     config.database = config.resolve(db_name)
     return config
@@ -188,6 +270,17 @@ def save_config(config: WorkstationConfig) -> None:
     if config.printer:
         lines.append(f"printer = {_toml_string(config.printer)}")
     lines += [f"command = {_toml_string(config.print_command)}", ""]
+    if config.mail is not None:
+        m = config.mail
+        lines += ["[mail]", f"host = {_toml_string(m.host)}", f"port = {m.port}"]
+        lines += [f"security = {_toml_string(m.security)}", f"sender = {_toml_string(m.sender)}"]
+        if m.username:
+            lines.append(f"username = {_toml_string(m.username)}")
+        if m.password_source:
+            lines.append(f"password_source = {_toml_string(m.password_source)}")
+        if m.ca_file:
+            lines.append(f"ca_file = {_toml_string(m.ca_file)}")
+        lines.append("")
     lines += ["[demo]", f"enabled = {'true' if config.demo else 'false'}", ""]
     config.home.mkdir(parents=True, exist_ok=True)
     tmp = config.path.with_suffix(".toml.tmp")

@@ -614,6 +614,8 @@ def test_main_window_has_the_tab_between_keys_and_administration(
     assert titles[titles.index("&Keys") + 1 : titles.index("Ad&ministration")] == [
         "&Ceremonies",
         "E&xchanges",
+        "Ce&rtificates",
+        "Due d&ates",
     ]
 
     log_on(qtbot, app_state, gui_world, "olivia")

@@ -297,3 +297,40 @@ def test_the_main_window_has_the_tab_after_exchanges(
     folder = os.environ.get("KCW_SCREENSHOT_DIR")
     if folder:
         image.save(str(Path(folder) / "certificates.png"))
+
+
+def test_the_main_window_puts_every_key_pair_workflow_on_the_page(
+    qtbot: Any, app_state: Any, gui_world: GuiWorld, certified: Certified
+) -> None:
+    """TLS, ATM remote key loading and EMV issuer keys: one menu each in the toolbar, and
+    each entry opens its wizard over the main window."""
+    from workstation.gui import emv_wizards, endpoint_wizards, rkl_wizards
+    from workstation.gui.main_window import MainWindow
+
+    window = MainWindow(app_state)
+    qtbot.addWidget(window)
+    page = window.certificates
+    assert isinstance(page, CertificatesPage)
+    menus = {a.objectName(): a for a in page.toolbar.actions() if a.menu() is not None}
+    assert list(menus) == ["tlsTools", "rklTools", "emvTools"]
+    assert not any(a.isEnabled() for a in menus.values())
+    log_on(qtbot, app_state, gui_world, "cara", "sam")
+    assert all(a.isEnabled() for a in menus.values())
+    expected = {
+        "discoverEndpoints": endpoint_wizards.DiscoverWizard,
+        "exportKeystore": endpoint_wizards.KeystoreWizard,
+        "rklVendor": rkl_wizards.VendorProfileWizard,
+        "rklHostKey": rkl_wizards.HostKeyWizard,
+        "rklBundle": rkl_wizards.BundleWizard,
+        "emvIssuerKeys": emv_wizards.IssuerKeysWizard,
+        "emvRequest": emv_wizards.IssuerRequestWizard,
+        "emvImport": emv_wizards.ImportCertificateWizard,
+    }
+    entries = [item for a in menus.values() for item in a.menu().actions()]
+    assert [item.objectName() for item in entries] == list(expected)
+    for item in entries:
+        item.trigger()
+        found = [w for w in window.findChildren(QWizard) if w.isVisible()]
+        assert len(found) == 1 and isinstance(found[0], expected[item.objectName()])
+        found[0].reject()
+        qtbot.waitUntil(lambda: not app_state.runner.busy, timeout=WAIT)

@@ -908,11 +908,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .ceremonies import register
     from .certificates import register as register_certificates
+    from .emv import register as register_emv
+    from .endpoints import register as register_endpoints
+    from .expiry import register as register_expiry
     from .interchange import register as register_interchange
+    from .rkl import register as register_rkl
 
     register(sub, cmd)
     register_interchange(sub, cmd)
     register_certificates(sub, cmd)
+    register_endpoints(sub, cmd)
+    register_rkl(sub, cmd)
+    register_emv(sub, cmd)
+    register_expiry(sub, cmd)
     return p
 
 

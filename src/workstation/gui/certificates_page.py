@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -334,6 +335,27 @@ class CertificatesPage(QWidget):
             button.setAutoRaise(False)
         action.setEnabled(bool(self.state.members))
         self.tools.append(action)
+        return action
+
+    def add_menu(
+        self,
+        text: str,
+        object_name: str,
+        entries: Sequence[tuple[str, str, Callable[[], object]]],
+    ) -> QAction:
+        """A toolbar entry that drops down a menu of wizards: (text, object name, open)
+        for each, enabled and disabled with the page's other tools."""
+        menu = QMenu(text, self)
+        menu.setObjectName(f"{object_name}Menu")
+        for entry_text, entry_name, open_entry in entries:
+            item = menu.addAction(entry_text)
+            item.setObjectName(entry_name)
+            item.triggered.connect(lambda _=False, o=open_entry: o())
+        action = self.add_tool(text, object_name, lambda: None)
+        action.setMenu(menu)
+        button = self.toolbar.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         return action
 
     def open_wizard(self, entry: str) -> QWidget | None:

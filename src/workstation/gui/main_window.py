@@ -4,7 +4,9 @@ demo panel in demo mode."""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -19,6 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from .state import AppState
+
+if TYPE_CHECKING:
+    from .certificates_page import CertificatesPage
 
 LOGON, WORK, LOCKED = 0, 1, 2
 PREPARE_WORK_AREA_MS = 250
@@ -99,8 +104,10 @@ class MainWindow(QMainWindow):
         from .admin import AdminPage
         from .audit_view import AuditPage
         from .ceremonies_page import CeremoniesPage
+        from .certificates_page import CertificatesPage
         from .dashboard import DashboardPage
         from .exchanges_page import ExchangesPage
+        from .expiry_page import ExpiryPage
         from .inventory import KeysPage
 
         pages: list[tuple[str, QWidget, str]] = [
@@ -110,12 +117,73 @@ class MainWindow(QMainWindow):
             # Alt+X: Alt+E is taken on the Keys, Audit and Administration pages and Alt+C
             # twice already (the Ceremonies tab and the session panel's Action field).
             ("exchanges", ExchangesPage(self.state, self), "E&xchanges"),
+            ("certificates", CertificatesPage(self.state, self), "Ce&rtificates"),
+            # Alt+A: Alt+D and Alt+U are the Dashboard and Audit tabs.
+            ("expiry", ExpiryPage(self.state, self), "Due d&ates"),
             ("admin", AdminPage(self.state, self), "Ad&ministration"),
             ("audit", AuditPage(self.state, self), "A&udit"),
         ]
         for name, page, title in pages:
             self._pages[name] = page
             self.tabs.addTab(page, title)
+        certificates = self._pages["certificates"]
+        if isinstance(certificates, CertificatesPage):
+            self._certificate_tools(certificates)
+        dashboard = self._pages["dashboard"]
+        if isinstance(dashboard, DashboardPage):  # its "Task list…" opens the due dates
+            dashboard.due_dates_requested.connect(
+                lambda: self.tabs.setCurrentWidget(self._pages["expiry"])
+            )
+
+    def _certificate_tools(self, page: CertificatesPage) -> None:
+        """The key pair workflows beyond requests and imports, as menus on the
+        Certificates page; each wizard's module is loaded on first use."""
+
+        def opener(module: str, entry: str) -> Callable[[], object]:
+            def run() -> object:
+                return getattr(importlib.import_module(module), entry)(self.state, self)
+
+            return run
+
+        tls, rkl, emv = (
+            "workstation.gui.endpoint_wizards",
+            "workstation.gui.rkl_wizards",
+            "workstation.gui.emv_wizards",
+        )
+        page.add_menu(
+            "TLS",
+            "tlsTools",
+            [
+                (
+                    "Discover TLS endpoints…",
+                    "discoverEndpoints",
+                    opener(tls, "open_discover_wizard"),
+                ),
+                ("Export key store…", "exportKeystore", opener(tls, "open_keystore_wizard")),
+            ],
+        )
+        page.add_menu(
+            "ATM remote key loading",
+            "rklTools",
+            [
+                ("ATM vendor profile…", "rklVendor", opener(rkl, "open_vendor_profile")),
+                ("Host key for a vendor…", "rklHostKey", opener(rkl, "open_host_key")),
+                ("Bundle for the host HSM…", "rklBundle", opener(rkl, "open_bundle")),
+            ],
+        )
+        page.add_menu(
+            "EMV issuer keys",
+            "emvTools",
+            [
+                ("Issuer keys for BINs…", "emvIssuerKeys", opener(emv, "open_issuer_keys")),
+                ("Request issuer certificate…", "emvRequest", opener(emv, "open_issuer_request")),
+                (
+                    "Import issuer certificate…",
+                    "emvImport",
+                    opener(emv, "open_import_certificate"),
+                ),
+            ],
+        )
 
     def _page(self, name: str) -> QWidget:
         self._build_work_area()
@@ -141,6 +209,14 @@ class MainWindow(QMainWindow):
     @property
     def exchanges(self) -> QWidget:
         return self._page("exchanges")
+
+    @property
+    def certificates(self) -> QWidget:
+        return self._page("certificates")
+
+    @property
+    def expiry(self) -> QWidget:
+        return self._page("expiry")
 
     @property
     def admin(self) -> QWidget:

@@ -16,11 +16,15 @@ if TYPE_CHECKING:
     from workstation.services.audit import AuditService
     from workstation.services.ceremonies import CeremonyService
     from workstation.services.certificates import CertificateService
+    from workstation.services.emv import EmvService
+    from workstation.services.endpoints import EndpointService
+    from workstation.services.expiry import ExpiryService
     from workstation.services.initialise import InitialiseService
     from workstation.services.interchange import InterchangeService
     from workstation.services.keys import KeyService
     from workstation.services.people import PeopleService
     from workstation.services.recovery import RecoveryService
+    from workstation.services.rkl import RklService
 
 
 class WorkstationServices:
@@ -89,6 +93,32 @@ class WorkstationServices:
         from workstation.services.certificates import CertificateService
 
         return CertificateService(self.ctx, self.keys, self.interchange)
+
+    @cached_property
+    def emv(self) -> EmvService:
+        from workstation.services.emv import EmvService
+
+        return EmvService(self.ctx, self.keys, self.interchange)
+
+    @cached_property
+    def rkl(self) -> RklService:
+        from workstation.services.rkl import RklService
+
+        return RklService(self.ctx, self.keys, self.certificates, self.interchange)
+
+    @cached_property
+    def endpoints(self) -> EndpointService:
+        from workstation.services.endpoints import EndpointService
+
+        return EndpointService(self.ctx, self.keys)
+
+    @cached_property
+    def expiry(self) -> ExpiryService:
+        from workstation.services.expiry import ExpiryService
+
+        # Everything that falls due: keys and certificates (built in), TLS endpoints, EMV
+        # issuer certificates and brand CA keys.
+        return ExpiryService(self.ctx, sources=[self.endpoints.due_items, self.emv.due_items])
 
     def close(self) -> None:
         try:
