@@ -282,6 +282,21 @@ def test_policy_change_under_its_own_quorum(ready: World) -> None:
 # --- keys --------------------------------------------------------------------------------
 
 
+def test_a_refusal_inside_a_read_only_unit_of_work_is_audited_and_named(ready: World) -> None:
+    """Services read under a read-only unit of work before they act; a quorum refused
+    there is still the QuorumNotMet with its reason, audited in its own transaction."""
+    session = ready.session("Cara")
+    with (
+        ready.repo.unit_of_work(read_only=True) as uow,
+        pytest.raises(QuorumNotMet, match="Still missing: 1 key custodian"),
+    ):
+        ready.s.keys.ctx.authorise(uow, session, Action.GENERATE_KEY)
+    with ready.repo.unit_of_work(read_only=True) as uow:
+        refused = uow.audit.search(action="policy.refused", limit=5)
+    assert refused[-1].body["object_id"] == "generate_key"
+    ready.end(session)
+
+
 def test_generate_under_dual_control(ready: World) -> None:
     session = ready.session("Cara")
     with pytest.raises(QuorumNotMet, match="2 key custodians"):

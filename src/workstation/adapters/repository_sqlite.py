@@ -828,6 +828,10 @@ class SqliteUnitOfWork:
     def path(self) -> Path:
         return self._repository.path
 
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
     def __enter__(self) -> SqliteUnitOfWork:
         if self._conn is not None:
             raise RuntimeError("This unit of work is already open.")

@@ -175,23 +175,33 @@ class ServiceContext:
                 + f" Logged on: {names}.",
                 missing=result.missing,
             )
+
             # A refused attempt is a security event. authorise() is called before anything
-            # is written in ``uow``, so committing the refusal here commits nothing else.
-            self.audit(
-                uow,
-                None,
-                "policy.refused",
-                "action",
-                action.value,
-                label=action.display,
-                details={
-                    "quorum": quorum.describe(),
-                    "missing": list(result.missing),
-                    "reason": refusal.user_message(),
-                },
-                session=session,
-            )
-            uow.commit()
+            # is written in ``uow``, so committing the refusal here commits nothing else; a
+            # read-only unit of work cannot write, so the refusal gets a transaction of its
+            # own (the repository lets one writer work beside readers).
+            def record(into: UnitOfWork) -> None:
+                self.audit(
+                    into,
+                    None,
+                    "policy.refused",
+                    "action",
+                    action.value,
+                    label=action.display,
+                    details={
+                        "quorum": quorum.describe(),
+                        "missing": list(result.missing),
+                        "reason": refusal.user_message(),
+                    },
+                    session=session,
+                )
+                into.commit()
+
+            if uow.read_only:
+                with self.repository.unit_of_work() as own:
+                    record(own)
+            else:
+                record(uow)
             raise refusal
         members = tuple(m for m in session.members if m.person.id in result.assignment)
         requester = named if named is not None else members[0]

@@ -663,6 +663,11 @@ class UnitOfWork(Protocol):
     certificates: CertificateRepository
     documents: DocumentRepository
 
+    @property
+    def read_only(self) -> bool:
+        """Whether this unit of work only reads (it cannot append to the audit log)."""
+        ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
