@@ -297,6 +297,7 @@ def test_discovery_flow_from_targets_to_enrolled() -> None:
     )
     assert rows[4].issuer == "self-signed" and rows[4].target == "10.0.0.9:443 (e.example)"
     assert rows[3].detail == "d.example:443: the connection was refused." and not rows[3].tickable
+    assert rows[3].subject == "the connection was refused."
     assert "Enrolled with: " + "EF" * 32 in rows[2].detail
     assert flow.counts_text() == (
         "4 of 5 reached; 1 expired; 1 expiring within 30 days; 1 present a certificate other "

@@ -132,11 +132,14 @@ HEADERS: tuple[str, ...] = (
 
 def _row(d: Discovery) -> ResultRow:
     if not d.ok:
+        error = d.error or ""
+        prefix = f"{d.target.text}: "
         return ResultRow(
             target=str(d.target),
             expires="",
             days="",
-            subject="",
+            # Said in the row itself, without the target it already names.
+            subject=error[len(prefix) :] if error.startswith(prefix) else error,
             issuer="",
             key_pair="",
             status="not reached",

@@ -91,6 +91,7 @@ LEVEL_COLOURS: dict[str, str] = {
 }
 UNREACHABLE_TEXT = "#6b6b6b"
 DAYS_COLUMN = 2
+SUBJECT_COLUMN = 3
 
 
 def open_discover_wizard(state: AppState, parent: QWidget | None) -> QWizard:
@@ -323,7 +324,10 @@ class _ResultsPage(_Page):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The subject (or, for a server not reached, why) takes what is left, elided;
+        # the whole of it is in the row's tooltip.
+        header.setSectionResizeMode(SUBJECT_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         layout.addWidget(self.table, 1)
         self.error_row(layout, "rows")
         form = _form()
