@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -172,11 +173,25 @@ def error_text(wizard: Any, field: str) -> str:
     return str(label.text()) if label.isVisibleTo(wizard) else ""
 
 
+_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_opened() -> Iterator[None]:
+    """Close the wizards a test left open. Not ``qtbot.addWidget``: a wizard deletes itself
+    once closed with nothing running, and pytest-qt would then close a deleted object."""
+    yield
+    while _OPENED:
+        wizard = _OPENED.pop()
+        if shiboken6.isValid(wizard):
+            wizard.close()
+
+
 def opened(qtbot: Any, app_state: Any, entry: str, key: str | None = None) -> Any:
     from workstation.gui import certificate_wizards
 
     wizard = getattr(certificate_wizards, entry)(app_state, None, key)
-    qtbot.addWidget(wizard)
+    _OPENED.append(wizard)
     qtbot.waitUntil(lambda: wizard.data is not None, timeout=WAIT)
     return wizard
 
