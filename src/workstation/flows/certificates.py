@@ -42,7 +42,13 @@ from workstation.domain.partners import Partner
 from workstation.domain.templates import KeyTemplate
 from workstation.errors import BadInput
 from workstation.flows.interchange import LoadedFile
-from workstation.flows.wizards import FieldErrors, FlowError, StepInfo, _Flow, requirement_lines
+from workstation.flows.wizards import (
+    FieldErrors,
+    FlowError,
+    QuorumShown,
+    StepInfo,
+    _Flow,
+)
 from workstation.services.certificates import (
     REQUEST_FORMATS,
     CertificateRequest,
@@ -749,7 +755,7 @@ def _step(title: str, subtitle: str, *needs: str) -> StepInfo:
     return StepInfo(title, subtitle, tuple(needs))
 
 
-class _CertificateFlow(_Flow[Any]):
+class _CertificateFlow(_Flow[Any], QuorumShown):
     """What both wizards share: the data they choose from, the key pair, the quorum."""
 
     def __init__(self, first: Any, data: CertificateData | None = None) -> None:
@@ -763,14 +769,6 @@ class _CertificateFlow(_Flow[Any]):
 
     def key_pairs(self) -> list[KeyPairCertificates]:
         return self.data.certifiable()
-
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
 
     @property
     def quorum_template(self) -> str | None:

@@ -45,7 +45,13 @@ from workstation.domain.emv_keys import (
 from workstation.domain.partners import Partner
 from workstation.domain.templates import KeyTemplate, TemplateStatus
 from workstation.errors import BadInput
-from workstation.flows.wizards import FieldErrors, FlowError, StepInfo, _Flow, requirement_lines
+from workstation.flows.wizards import (
+    FieldErrors,
+    FlowError,
+    QuorumShown,
+    StepInfo,
+    _Flow,
+)
 from workstation.services.emv import (
     ISSUER_TEMPLATE,
     MASTER_KEY_TEMPLATES,
@@ -124,7 +130,7 @@ def _message(e: BadInput) -> str:
     return e.user_message()
 
 
-class _EmvFlow(_Flow[Any]):
+class _EmvFlow(_Flow[Any], QuorumShown):
     """What the EMV wizards share: the data they choose from, the quorum they show."""
 
     def __init__(self, first: Any, data: EmvData | None = None) -> None:
@@ -134,14 +140,6 @@ class _EmvFlow(_Flow[Any]):
 
     def load(self, data: EmvData) -> None:
         self.data = data
-
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
 
     def _quorum_rows(self) -> list[tuple[str, str]]:
         return [] if self.requirement is None else [("Quorum", self.requirement.quorum)]

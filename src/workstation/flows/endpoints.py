@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -36,18 +37,26 @@ from workstation.services.endpoints import (
     MIN_PASSWORD_CHARS,
     Discovery,
     KeystoreChoice,
+    days_left,
 )
 from workstation.services.logon import Requirement
 
 __all__ = [
     "DUE_SOON_DAYS",
+    "ENDPOINT_HEADERS",
     "DiscoverFlow",
     "DiscoverStep",
+    "EndpointRow",
     "KeystoreFlow",
     "KeystoreStep",
+    "RefreshSummary",
     "ResultRow",
+    "days_text",
+    "endpoint_rows",
+    "endpoints_overview",
     "expiry_level",
     "password_errors",
+    "refresh_summary",
     "split_owners",
 ]
 
@@ -607,3 +616,183 @@ class KeystoreFlow(_Flow[KeystoreStep]):
         if step is KeystoreStep.REVIEW and self.written is None:
             return {"result": "The key store has not been exported yet."}
         return {}
+
+
+# --- enrolled endpoints ------------------------------------------------------------------------
+
+
+def days_text(days: int) -> str:
+    """Days left as a row shows them.
+
+    >>> [days_text(d) for d in (45, 0, -3)]
+    ['45 d', '0 d', 'expired 3 d ago']
+    """
+    return f"expired {-days} d ago" if days < 0 else f"{days} d"
+
+
+ENDPOINT_HEADERS: tuple[str, ...] = (
+    "Endpoint",
+    "Server name",
+    "Subject",
+    "Issuer",
+    "Not after",
+    "Days left",
+    "Key pair",
+    "Owners",
+    "Last seen",
+    "Protocol",
+)
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    """One enrolled endpoint as the Certificates page lists it, its days counted from
+    ``read_at`` (the time of the read that fetched it)."""
+
+    endpoint: Endpoint
+    read_at: datetime
+
+    @property
+    def days_left(self) -> int:
+        return days_left(self.endpoint.not_after, self.read_at)
+
+    @property
+    def level(self) -> str:
+        """ "expired", "due" (within DUE_SOON_DAYS days) or "ok"."""
+        return expiry_level(self.days_left)
+
+    @property
+    def server_name(self) -> str:
+        """The name the handshake asks for (SNI), or why there is none."""
+        sni = self.endpoint.target.sni
+        return sni if sni is not None else "(none: an address)"
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        e = self.endpoint
+        return (
+            e.subject,
+            self.server_name,
+            e.certificate_subject,
+            "self-signed" if e.self_signed else e.issuer,
+            f"{e.not_after:%Y-%m-%d}",
+            days_text(self.days_left),
+            e.key_label or "",
+            ", ".join(e.owners),
+            f"{e.last_seen_at:%Y-%m-%d %H:%M}",
+            e.protocol,
+        )
+
+    @property
+    def days_tip(self) -> str:
+        end = f"{self.endpoint.not_after:%Y-%m-%d %H:%M} UTC"
+        if self.level == "expired":
+            return f"Ended {end}: the server presents an expired certificate."
+        if self.level == "due":
+            return f"Ends {end}, within {DUE_SOON_DAYS} days: renew it."
+        return f"Ends {end}."
+
+    def detail_rows(self) -> list[tuple[str, str]]:
+        e = self.endpoint
+        chain = e.chain_pem.count("-----BEGIN CERTIFICATE-----")
+        return [
+            ("Endpoint", e.subject),
+            ("Server name", self.server_name),
+            ("Subject", e.certificate_subject),
+            ("Issuer", e.issuer + (" (self-signed)" if e.self_signed else "")),
+            ("Serial", e.serial),
+            ("Valid from", f"{e.not_before:%Y-%m-%d %H:%M} UTC"),
+            ("Valid to", f"{e.not_after:%Y-%m-%d %H:%M} UTC ({days_text(self.days_left)})"),
+            ("SHA-256", e.fingerprint),
+            ("Chain", f"{chain} certificate{'s' if chain != 1 else ''} presented"),
+            ("Protocol", f"{e.protocol}, {e.cipher}"),
+            ("Key pair", e.key_label or "not one of the workstation's key pairs"),
+            ("Owners", ", ".join(e.owners) or "nobody is alerted"),
+            ("Enrolled", f"{e.enrolled_at:%Y-%m-%d %H:%M} UTC"),
+            ("Last seen", f"{e.last_seen_at:%Y-%m-%d %H:%M} UTC"),
+        ]
+
+    def removal_question(self) -> str:
+        e = self.endpoint
+        return (
+            f"Stop watching {e.subject}? Its certificate ({_cn(e.certificate_subject)}, "
+            f"expires {e.not_after:%Y-%m-%d}) will no longer fall due or alert "
+            f"{', '.join(e.owners) or 'anyone'}. The removal is audited; discover the "
+            "endpoint again to enrol it anew."
+        )
+
+
+def endpoint_rows(endpoints: Sequence[Endpoint], read_at: datetime) -> list[EndpointRow]:
+    """The rows, the certificate that ends first on top; then by endpoint."""
+    return sorted(
+        (EndpointRow(e, read_at) for e in endpoints),
+        key=lambda r: (r.endpoint.not_after, r.endpoint.subject),
+    )
+
+
+def endpoints_overview(rows: Sequence[EndpointRow]) -> str:
+    """One line over the table: how many, how many expired or due soon."""
+    if not rows:
+        return "No TLS endpoint is enrolled: Discover TLS endpoints… (TLS menu) enrols them."
+    n = len(rows)
+    parts = [f"{n} endpoint{'s' if n != 1 else ''} enrolled"]
+    expired = sum(r.level == "expired" for r in rows)
+    due = sum(r.level == "due" for r in rows)
+    if expired:
+        parts.append(f"{expired} expired")
+    if due:
+        parts.append(f"{due} expire{'s' if due == 1 else ''} within {DUE_SOON_DAYS} days")
+    return "; ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    """What a re-check of every enrolled endpoint found, as a person reads it."""
+
+    text: str
+    changed: tuple[str, ...]  # one line per endpoint that presents another certificate
+    unreachable: tuple[str, ...]  # one line per endpoint not reached, with the reason
+
+    @property
+    def details(self) -> str:
+        lines: list[str] = []
+        if self.changed:
+            lines.append("Changed:")
+            lines.extend(f"  {line}" for line in self.changed)
+        if self.unreachable:
+            lines.append("Not reached (kept as last seen):")
+            lines.extend(f"  {line}" for line in self.unreachable)
+        return "\n".join(lines)
+
+
+def _reason(target: str, error: str) -> str:
+    return error if error.startswith(f"{target}:") else f"{target}: {error}"
+
+
+def refresh_summary(found: Sequence[Discovery]) -> RefreshSummary:
+    """The summary of ``EndpointService.refresh``'s answer."""
+    if not found:
+        return RefreshSummary("No endpoint is enrolled; there was nothing to re-check.", (), ())
+    changed = tuple(
+        f"{d.target.text}: now {_cn(d.certificate_subject)}, serial {d.serial}, expires "
+        f"{d.not_after:%Y-%m-%d} (was SHA-256 {(d.enrolled_fingerprint or '')[:16]}…)"
+        for d in found
+        if d.changed
+    )
+    unreachable = tuple(
+        _reason(d.target.text, d.error or "nothing was presented.") for d in found if not d.ok
+    )
+    n = len(found)
+    reached = n - len(unreachable)
+    parts = [f"{n} endpoint{'s' if n != 1 else ''} re-checked: {reached} reached"]
+    parts.append(
+        f"{len(changed)} present{'s' if len(changed) == 1 else ''} a new certificate"
+        if changed
+        else "no certificate changed"
+    )
+    if unreachable:
+        parts.append(f"{len(unreachable)} not reached")
+    expired = sum(d.ok and d.expired for d in found)
+    if expired:
+        parts.append(f"{expired} still expired")
+    return RefreshSummary(", ".join(parts) + ".", changed, unreachable)

@@ -51,7 +51,13 @@ from workstation.domain.templates import (
 )
 from workstation.errors import BadInput
 from workstation.flows.ceremonies import validate_label
-from workstation.flows.wizards import FieldErrors, FlowError, StepInfo, _Flow, requirement_lines
+from workstation.flows.wizards import (
+    FieldErrors,
+    FlowError,
+    QuorumShown,
+    StepInfo,
+    _Flow,
+)
 from workstation.services.interchange import (
     BDK_USAGES,
     ECDH_KEYS,
@@ -515,7 +521,7 @@ def _own_certificate_error(data: ExchangeData, name: str) -> str | None:
     )
 
 
-class _ExchangeFlow(_Flow[Any]):
+class _ExchangeFlow(_Flow[Any], QuorumShown):
     """What every exchange wizard shares: the data it chooses from, the quorum it shows."""
 
     def __init__(self, first: Any, data: ExchangeData | None = None) -> None:
@@ -525,14 +531,6 @@ class _ExchangeFlow(_Flow[Any]):
 
     def load(self, data: ExchangeData) -> None:
         self.data = data
-
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
 
     def finish(self, result_step: Any) -> None:
         """Go to the result step (the work is done)."""

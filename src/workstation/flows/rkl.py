@@ -44,7 +44,13 @@ from workstation.domain.templates import KeyTemplate, TemplateStatus
 from workstation.errors import BadInput
 from workstation.flows.ceremonies import validate_label
 from workstation.flows.interchange import LoadedFile, kek_refusal, key_line
-from workstation.flows.wizards import FieldErrors, FlowError, StepInfo, _Flow, requirement_lines
+from workstation.flows.wizards import (
+    FieldErrors,
+    FlowError,
+    QuorumShown,
+    StepInfo,
+    _Flow,
+)
 from workstation.services.certificates import CertificateRequest
 from workstation.services.interchange import algorithm_strength
 from workstation.services.logon import Requirement
@@ -175,7 +181,7 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "key"
 
 
-class _RklFlow(_Flow[Any]):
+class _RklFlow(_Flow[Any], QuorumShown):
     """What the RKL wizards share: the data they choose from, the quorum they show."""
 
     def __init__(self, first: Any, data: RklData | None = None) -> None:
@@ -185,14 +191,6 @@ class _RklFlow(_Flow[Any]):
 
     def load(self, data: RklData) -> None:
         self.data = data
-
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
 
     def _quorum_rows(self) -> list[tuple[str, str]]:
         return [("Quorum", self.requirement.quorum)] if self.requirement else []

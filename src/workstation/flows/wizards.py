@@ -99,6 +99,21 @@ class StepInfo:
 S = TypeVar("S", bound=StrEnum)
 
 
+class QuorumShown:
+    """The quorum a flow's commit page shows: set once the services say who is needed for
+    the action (``LogonService.requirement``), shown as lines until then and after."""
+
+    requirement: Requirement | None = None
+
+    def set_requirement(self, requirement: Requirement) -> None:
+        self.requirement = requirement
+
+    def quorum_lines(self) -> list[str]:
+        if self.requirement is None:
+            return ["Checking who is needed…"]
+        return requirement_lines(self.requirement)
+
+
 class _Flow(ABC, Generic[S]):
     """Steps, history and navigation shared by the wizards' flows."""
 
@@ -272,7 +287,7 @@ class GeneratedRow:
     deactivation: str
 
 
-class GenerateKeyFlow(_Flow[GenerateStep]):
+class GenerateKeyFlow(_Flow[GenerateStep], QuorumShown):
     """Choose a template, review what it makes (with count, label and activation date),
     see the quorum, generate, and read the labels and check values."""
 
@@ -441,14 +456,6 @@ class GenerateKeyFlow(_Flow[GenerateStep]):
 
     # step 3: quorum
 
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
-
     def summary(self) -> str:
         """What pressing Generate does, in one sentence."""
         if self.template is None:
@@ -551,7 +558,7 @@ RotateKey = Callable[[str, str], tuple[ManagedKey, ManagedKey]]
 ``(label, reason) -> (predecessor, successor)``."""
 
 
-class RotateFlow(_Flow[RotateStep]):
+class RotateFlow(_Flow[RotateStep], QuorumShown):
     """Rotate a key: its successor is made from the current version of its template and
     linked both ways; the predecessor keeps its state until someone changes it."""
 
@@ -661,14 +668,6 @@ class RotateFlow(_Flow[RotateStep]):
             raise FlowError(errors)
         self.reason = reason.strip()
 
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
-
     def summary(self) -> str:
         template = self.template.name if self.template else "its template"
         return f"Make a successor of key {self.key_label} from template {template!r}."
@@ -760,7 +759,7 @@ ChangeState = Callable[[str, Action, str, datetime | None], ManagedKey]
 the session bound: ``(label, action, reason, compromise_date) -> key``."""
 
 
-class StateChangeFlow(_Flow[StateChangeStep]):
+class StateChangeFlow(_Flow[StateChangeStep], QuorumShown):
     """Move a key to another lifecycle state: key → action → reason (and, for a
     compromise, when it happened) → confirm → result."""
 
@@ -966,14 +965,6 @@ class StateChangeFlow(_Flow[StateChangeStep]):
         if errors:
             raise FlowError(errors)
         self.confirmed = confirmed
-
-    def set_requirement(self, requirement: Requirement) -> None:
-        self.requirement = requirement
-
-    def quorum_lines(self) -> list[str]:
-        if self.requirement is None:
-            return ["Checking who is needed…"]
-        return requirement_lines(self.requirement)
 
     def apply(self, change_state: ChangeState) -> ManagedKey:
         """Make the change through ``change_state`` (the service, session bound)."""
