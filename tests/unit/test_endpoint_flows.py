@@ -499,3 +499,118 @@ def test_keystore_flow(tmp_path: Path) -> None:
     with pytest.raises(FlowError):
         flow.export(export, bytearray(b"long enough pw"))
     assert flows.DUE_SOON_DAYS == 30
+
+
+# --- enrolled endpoints on the Certificates page --------------------------------------------
+
+
+def test_endpoint_rows_cells_order_and_colours() -> None:
+    late = endpoint(id="e1", not_after=NOW + timedelta(days=80, hours=2))
+    soon = endpoint(
+        id="e2",
+        host="10.0.0.5",
+        port=443,
+        server_name=None,
+        key_label="TLS-0001",
+        not_after=NOW + timedelta(days=30, hours=2),
+        owners=("a@bank.example", "b@bank.example"),
+    )
+    ended = endpoint(
+        id="e3",
+        host="old.bank.example",
+        port=443,
+        server_name=None,
+        issuer="CN=pay.bank.example,O=Bank",
+        not_after=NOW - timedelta(days=3, hours=1),
+        owners=(),
+    )
+    rows = flows.endpoint_rows([late, soon, ended], NOW)
+    assert [r.endpoint.id for r in rows] == ["e3", "e2", "e1"]  # the first to end on top
+    assert [r.level for r in rows] == ["expired", "due", "ok"]
+    assert len(flows.ENDPOINT_HEADERS) == len(rows[0].cells)
+    assert rows[0].cells == (
+        "old.bank.example:443",
+        "old.bank.example",
+        "CN=pay.bank.example,O=Bank",
+        "self-signed",
+        f"{ended.not_after:%Y-%m-%d}",
+        "expired 4 d ago",
+        "",
+        "",
+        "2026-11-24 09:00",
+        "TLSv1.3",
+    )
+    assert rows[1].cells[1] == "(none: an address)"
+    assert rows[1].cells[5:8] == ("30 d", "TLS-0001", "a@bank.example, b@bank.example")
+    assert rows[2].cells[:4] == (
+        "[2001:db8::1]:8443",
+        "pay.bank.example",
+        "CN=pay.bank.example,O=Bank",
+        "CN=Issuing CA,O=Bank",
+    )
+    assert rows[0].days_tip.startswith("Ended ") and "renew it" in rows[1].days_tip
+    assert rows[2].days_tip == f"Ends {late.not_after:%Y-%m-%d %H:%M} UTC."
+    facts = dict(rows[0].detail_rows())
+    assert facts["Issuer"] == "CN=pay.bank.example,O=Bank (self-signed)"
+    assert facts["Chain"] == "1 certificate presented"
+    assert facts["Key pair"] == "not one of the workstation's key pairs"
+    assert facts["Owners"] == "nobody is alerted"
+    assert facts["Valid to"].endswith("(expired 4 d ago)")
+    assert dict(rows[1].detail_rows())["Key pair"] == "TLS-0001"
+    question = rows[1].removal_question()
+    assert question.startswith("Stop watching 10.0.0.5:443? Its certificate (pay.bank.example,")
+    assert "alert a@bank.example, b@bank.example" in question
+    assert "alert anyone" in rows[0].removal_question()
+
+
+def test_endpoints_overview() -> None:
+    assert flows.endpoints_overview([]).startswith("No TLS endpoint is enrolled")
+    one = flows.endpoint_rows([endpoint()], NOW)
+    assert flows.endpoints_overview(one) == "1 endpoint enrolled."
+    rows = flows.endpoint_rows(
+        [
+            endpoint(id="a", not_after=NOW - timedelta(days=1)),
+            endpoint(id="b", not_after=NOW + timedelta(days=5)),
+            endpoint(id="c", not_after=NOW + timedelta(days=6)),
+        ],
+        NOW,
+    )
+    assert flows.endpoints_overview(rows) == (
+        "3 endpoints enrolled; 1 expired; 2 expire within 30 days."
+    )
+
+
+def test_refresh_summary_names_the_changed_and_the_unreachable() -> None:
+    assert flows.refresh_summary([]).text == (
+        "No endpoint is enrolled; there was nothing to re-check."
+    )
+    same = seen("pay.bank.example:443", 80, enrolled_fingerprint="CD" * 32)
+    renewed = seen("api.bank.example:443", 300, enrolled_fingerprint="EF" * 32)
+    gone = seen("old.bank.example:443", None, enrolled_fingerprint="12" * 32)
+    odd = Discovery(parse_target("10.0.0.9:443"), NOW, error="the handshake failed.")
+    summary = flows.refresh_summary([same, renewed, gone, odd])
+    assert summary.text == (
+        "4 endpoints re-checked: 2 reached, 1 presents a new certificate, 2 not reached."
+    )
+    assert summary.changed == (
+        f"api.bank.example:443: now api.bank.example, serial 0A, expires "
+        f"{renewed.not_after:%Y-%m-%d} (was SHA-256 {'EF' * 8}…)",
+    )
+    assert summary.unreachable == (
+        "old.bank.example:443: the connection was refused.",
+        "10.0.0.9:443: the handshake failed.",
+    )
+    assert summary.details.splitlines() == [
+        "Changed:",
+        f"  {summary.changed[0]}",
+        "Not reached (kept as last seen):",
+        f"  {summary.unreachable[0]}",
+        f"  {summary.unreachable[1]}",
+    ]
+    calm = flows.refresh_summary(
+        [same, seen("x.bank.example:443", -2, enrolled_fingerprint="CD" * 32)]
+    )
+    assert calm.text == (
+        "2 endpoints re-checked: 2 reached, no certificate changed, 1 still expired."
+    )
+    assert calm.details == ""
