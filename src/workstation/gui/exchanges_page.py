@@ -41,9 +41,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -68,7 +66,6 @@ from workstation.flows.interchange import (
     PartnerUpdateForm,
     PublishForm,
 )
-from workstation.flows.wizards import FieldErrors
 from workstation.services.interchange import (
     EXCHANGE_CA,
     ExchangeIdentity,
@@ -82,7 +79,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors, wizard_toolbar
+from .wizards import ERROR_STYLE, GOOD_STYLE, FormDialog, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -381,52 +378,13 @@ class _OneFile(QWidget):
         return Path(text) if text else None
 
 
-class _FormDialog(QDialog):
-    """A dialog whose fields show their errors beneath them; OK runs the change under its
-    quorum (perform) and closes once it is done."""
+class _FormDialog(FormDialog):
+    """A form dialog of the Exchanges page: OK runs the change under its quorum (perform)
+    and closes once it is done."""
 
     def __init__(self, page: ExchangesPage, name: str, title: str, intro: str) -> None:
-        super().__init__(page)
+        super().__init__(page, name, title, intro)
         self.page = page
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.layout_ = QVBoxLayout(self)
-        text = QLabel(intro, self)
-        text.setObjectName("dialogIntro")
-        text.setWordWrap(True)
-        self.layout_.addWidget(text)
-        self.form = QFormLayout()
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.layout_.addLayout(self.form)
-        self.errors: dict[str, ErrorLabel] = {}
-        self.general = ErrorLabel("dialogError", self)
-
-    def add_row(self, label: str, widget: QWidget, field: str) -> None:
-        self.form.addRow(label, widget)
-        error = ErrorLabel(f"error_{field}", self)
-        self.errors[field] = error
-        self.form.addRow("", error)
-
-    def finish_layout(self, ok_text: str, ok_name: str) -> None:
-        self.layout_.addWidget(self.general)
-        self.layout_.addStretch(1)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        if ok is not None:
-            ok.setText(ok_text)
-            ok.setObjectName(ok_name)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        self.layout_.addWidget(self.buttons)
-
-    def show_errors(self, errors: FieldErrors) -> bool:
-        show_field_errors(self.errors, errors, self.general)
-        return not errors
-
-    def submit(self) -> None:
-        """Check the fields and run the change (each dialog its own)."""
 
     def add_notes(self, text: str) -> QPlainTextEdit:
         """The partner's notes, a few lines (Tab leaves the field)."""

@@ -23,9 +23,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -51,7 +49,6 @@ from workstation.flows.expiry import (
     severity,
     summarise,
 )
-from workstation.flows.wizards import FieldErrors
 from workstation.services.expiry import AlertReport
 from workstation.services.logon import Requirement
 
@@ -60,7 +57,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors
+from .wizards import ERROR_STYLE, GOOD_STYLE, FormDialog
 
 __all__ = [
     "SEVERITY_COLOURS",
@@ -139,52 +136,13 @@ class DueTaskModel(RecordModel[DueTask]):
 # --- dialogs ---------------------------------------------------------------------------------
 
 
-class _Dialog(QDialog):
-    """A form whose fields show their errors beneath them; OK runs the change under the
-    monitoring quorum and closes once it is done."""
+class _Dialog(FormDialog):
+    """A form dialog of the Due dates page: OK runs the change under the monitoring quorum
+    and closes once it is done."""
 
     def __init__(self, page: ExpiryPage, name: str, title: str, intro: str) -> None:
-        super().__init__(page)
+        super().__init__(page, name, title, intro)
         self.page = page
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.layout_ = QVBoxLayout(self)
-        text = QLabel(intro, self)
-        text.setObjectName("dialogIntro")
-        text.setWordWrap(True)
-        self.layout_.addWidget(text)
-        self.form = QFormLayout()
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.layout_.addLayout(self.form)
-        self.errors: dict[str, ErrorLabel] = {}
-        self.general = ErrorLabel("dialogError", self)
-
-    def add_row(self, label: str, widget: QWidget, field: str) -> None:
-        self.form.addRow(label, widget)
-        error = ErrorLabel(f"error_{field}", self)
-        self.errors[field] = error
-        self.form.addRow("", error)
-
-    def finish(self, ok_text: str, ok_name: str) -> None:
-        self.layout_.addWidget(self.general)
-        self.layout_.addStretch(1)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        if ok is not None:
-            ok.setText(ok_text)
-            ok.setObjectName(ok_name)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        self.layout_.addWidget(self.buttons)
-
-    def show_errors(self, errors: FieldErrors) -> bool:
-        show_field_errors(self.errors, errors, self.general)
-        return not errors
-
-    def submit(self) -> None:
-        """Each dialog its own."""
 
     def run_change(
         self, title: str, call: Callable[[Any], Any], said: Callable[[Any], str]
@@ -236,7 +194,7 @@ class OwnersDialog(_Dialog):
         self.scope_kind.currentIndexChanged.connect(self._scope_changed)
         self.clear.toggled.connect(self.emails.setDisabled)
         self._scope_changed()
-        self.finish("&Save owners", "saveOwnersButton")
+        self.finish_layout("&Save owners", "saveOwnersButton")
         self.resize(560, self.sizeHint().height())
 
     def _scope_changed(self) -> None:
@@ -286,7 +244,7 @@ class WindowsDialog(_Dialog):
         self.windows.setObjectName("windowsText")
         self.windows.setPlaceholderText("e.g. 90,30,7")
         self.add_row("Windows (days):", self.windows, "windows")
-        self.finish("&Save windows", "saveWindowsButton")
+        self.finish_layout("&Save windows", "saveWindowsButton")
 
     def submit(self) -> None:
         form = WindowsForm(self.windows.text())

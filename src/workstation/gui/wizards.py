@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -119,6 +121,53 @@ def show_field_errors(
     rest = [text for field, text in errors.items() if field not in labels]
     if fallback is not None:
         fallback.show_error(" ".join(rest) if rest else None)
+
+
+class FormDialog(QDialog):
+    """A dialog of form fields that show their errors beneath them, an intro above and a
+    general error, OK and Cancel below; ``submit`` (each dialog its own) runs on OK."""
+
+    def __init__(self, parent: QWidget, name: str, title: str, intro: str) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setWindowTitle(title)
+        self.layout_ = QVBoxLayout(self)
+        text = QLabel(intro, self)
+        text.setObjectName("dialogIntro")
+        text.setWordWrap(True)
+        self.layout_.addWidget(text)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.layout_.addLayout(self.form)
+        self.errors: dict[str, ErrorLabel] = {}
+        self.general = ErrorLabel("dialogError", self)
+
+    def add_row(self, label: str, widget: QWidget, field: str) -> None:
+        self.form.addRow(label, widget)
+        error = ErrorLabel(f"error_{field}", self)
+        self.errors[field] = error
+        self.form.addRow("", error)
+
+    def finish_layout(self, ok_text: str, ok_name: str) -> None:
+        self.layout_.addWidget(self.general)
+        self.layout_.addStretch(1)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setText(ok_text)
+            ok.setObjectName(ok_name)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        self.layout_.addWidget(self.buttons)
+
+    def show_errors(self, errors: FieldErrors) -> bool:
+        show_field_errors(self.errors, errors, self.general)
+        return not errors
+
+    def submit(self) -> None:
+        """Check the fields and run the change (each dialog its own)."""
 
 
 def fill_form(form: QFormLayout, rows: Iterable[tuple[str, str]], prefix: str = "") -> None:
