@@ -6,7 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["DueItem"]
+__all__ = ["DueItem", "days_left"]
+
+_DAY_US = 86_400 * 1_000_000
+
+
+def days_left(due: datetime, now: datetime) -> int:
+    """Whole days until ``due``, rounded up, as every page, list and alert shows them: an
+    item is in alert window W exactly when ``days_left <= W`` (due within W days); zero or
+    less: due or overdue.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    >>> [days_left(now + timedelta(days=d), now) for d in (7, 6.5, 7.01, 0, -1.5)]
+    [7, 7, 8, 0, -1]
+    """
+    delta = due - now
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return -((-micros) // _DAY_US)
 
 
 @dataclass(frozen=True)

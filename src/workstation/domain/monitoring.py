@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from workstation.domain.documents import document_binding
-from workstation.domain.expiry import DueItem
+from workstation.domain.expiry import DueItem, days_left
 from workstation.domain.records import canonical_bytes, format_time, parse_time
 from workstation.errors import BadInput
 
@@ -52,7 +52,6 @@ OVERDUE = 0  # the window an item enters when its due time passes
 MAX_WINDOWS = 6
 MAX_WINDOW_DAYS = 3650
 MAX_OWNERS = 20
-_DAY_US = 86_400 * 1_000_000
 
 
 # --- windows -----------------------------------------------------------------------------
@@ -125,20 +124,6 @@ def parse_windows(text: str) -> AlertWindows:
             raise BadInput(f"Alert window {p!r} is not a whole number of days.")
         days.append(int(p))
     return AlertWindows(tuple(days))
-
-
-def days_left(due: datetime, now: datetime) -> int:
-    """Whole days until ``due``, rounded up: an item is in window W exactly when
-    ``days_left <= W`` (due within W days). Zero or less: overdue.
-
-    >>> from datetime import UTC, datetime, timedelta
-    >>> now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    >>> [days_left(now + timedelta(days=d), now) for d in (7, 6.5, 7.01, 0, -1.5)]
-    [7, 7, 8, 0, -1]
-    """
-    delta = due - now
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return -((-micros) // _DAY_US)
 
 
 # --- owners ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from workstation.domain.algorithms import KeyAlgorithm, KeyFamily
 from workstation.domain.certificates import CertificateRecord, CertificateStatus
+from workstation.domain.expiry import days_left
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.partners import Partner
 from workstation.domain.templates import KeyTemplate
@@ -151,19 +152,6 @@ def _day(moment: datetime) -> str:
 
 def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def days_left(not_after: datetime, now: datetime) -> int:
-    """Whole days from ``now`` to ``not_after``, negative once it has passed.
-
-    >>> from datetime import UTC, datetime
-    >>> now = datetime(2026, 3, 10, 12, tzinfo=UTC)
-    >>> days_left(datetime(2026, 4, 9, 13, tzinfo=UTC), now)
-    30
-    >>> days_left(datetime(2026, 3, 10, 11, tzinfo=UTC), now)
-    -1
-    """
-    return (not_after - now).days
 
 
 class Urgency(StrEnum):

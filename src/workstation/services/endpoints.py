@@ -45,7 +45,7 @@ from workstation.domain.endpoints import (
     check_owners,
     parse_target,
 )
-from workstation.domain.expiry import DueItem
+from workstation.domain.expiry import DueItem, days_left
 from workstation.domain.keys import KeyEvent, ManagedKey
 from workstation.domain.policy import Action
 from workstation.domain.templates import KeyTemplate
@@ -97,11 +97,6 @@ _RSA: dict[int, KeyAlgorithm] = {
     3072: KeyAlgorithm.RSA_3072,
     4096: KeyAlgorithm.RSA_4096,
 }
-
-
-def days_left(not_after: datetime, now: datetime) -> int:
-    """Whole days until ``not_after`` (negative once it has passed)."""
-    return (not_after - now).days
 
 
 @dataclass(frozen=True)
