@@ -172,6 +172,7 @@ def shoot(home: Path, out: Path) -> int:
         wizard.close()
 
         shoot_exchanges(app, state, window, cards.insert, card, out)
+        shoot_certificates(app, state, window, home, out)
 
         assert state.session is not None
         state.session.lock("idle for more than 300 seconds")
@@ -326,6 +327,55 @@ def shoot_exchanges(
     save(receive, out / "exchanges-import-header.png")
     receive.close()
     settle(app)
+
+
+def shoot_certificates(
+    app: QApplication, state: object, window: object, home: Path, out: Path
+) -> None:
+    """The Certificates and Due dates tabs: two TLS key pairs certified by the demo CA, one
+    of them for 20 days only (so it is due soon)."""
+    from workstation.devtools.demo import demo_ca_dir
+    from workstation.devtools.demo_ca import DEMO_CA_NAME, DemoCa
+    from workstation.domain.policy import Action
+    from workstation.gui.state import AppState
+    from workstation.standards import pkix
+
+    assert isinstance(state, AppState)
+    services = state.services
+    made: list[object] = []
+
+    def certify(_: object) -> object:
+        session = state.ensure_session()
+        for host, days in (("payments.demo.example", 396), ("atm-switch.demo.example", 20)):
+            pair = services.keys.generate(session, "TLS server key pair").keys[0]
+            services.keys.change_state(session, pair.label, Action.ACTIVATE_KEY)
+            profile = pkix.Profile(
+                f"CN={host},O=Demo Bank,C=GB",
+                dns_names=(host,),
+                key_usage=frozenset({"digital_signature"}),
+                extended_key_usage=("server_auth",),
+            )
+            request = services.certificates.request(session, pair.label, profile)
+            issued = DemoCa(demo_ca_dir(home)).sign(request.pem.encode(), days=days)
+            services.certificates.import_certificate(
+                session, pair.label, issued, partner=DEMO_CA_NAME
+            )
+        return True
+
+    state.run(certify, on_done=made.append, on_error=made.append)
+    wait_until(app, lambda: bool(made), "the certified key pairs", timeout=60)
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    state.data_changed.emit("certificates")
+    window.tabs.setCurrentWidget(window.certificates)  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    save(window, out / "09-certificates.png")  # type: ignore[arg-type]
+    window.tabs.setCurrentWidget(window.expiry)  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    save(window, out / "10-due-dates.png")  # type: ignore[arg-type]
+    window.tabs.setCurrentWidget(window.dashboard)  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    save(window, out / "11-dashboard-due-soon.png")  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
