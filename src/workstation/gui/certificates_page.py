@@ -1,7 +1,8 @@
 """Certificates of the workstation's key pairs: each key pair with its template, its state
 and its current certificate (subject, issuer, serial, end, days left, status), superseded
 certificates on request, the selected one's facts and PEM, and the certificate wizards one
-click away.
+click away. The key pairs are one tab of the page; the other lists the enrolled TLS
+endpoints (:mod:`workstation.gui.endpoints_view`), which reads on its own.
 
 One background read feeds the page (``CertificateService.key_pairs`` and the policy, on
 the device thread, asked first through ``read_if_allowed`` so that a session that may not
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -60,6 +62,13 @@ from workstation.services.certificates import KeyPairList
 from workstation.services.logon import Requirement
 
 from .actions import read_if_allowed
+from .endpoints_view import (
+    EXPIRED_BACKGROUND,
+    EXPIRED_TEXT,
+    SOON_BACKGROUND,
+    SOON_TEXT,
+    EndpointsView,
+)
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
@@ -94,10 +103,6 @@ WIZARD_ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ),
 )
 
-EXPIRED_TEXT = QColor("#a40000")
-EXPIRED_BACKGROUND = QColor("#f8d7d5")
-SOON_TEXT = QColor("#7a4d00")  # dark amber: readable on the amber background
-SOON_BACKGROUND = QColor("#ffe3a1")
 SUPERSEDED_TEXT = QColor("#777777")
 
 
@@ -274,12 +279,25 @@ class CertificatesPage(QWidget):
         splitter.setSizes([1, 1])  # halves, whatever the table's size hint asks
         splitter.setChildrenCollapsible(False)
 
+        key_pairs = QWidget(self)
+        key_pairs.setObjectName("keyPairsTab")
+        key_pairs_layout = QVBoxLayout(key_pairs)
+        key_pairs_layout.setContentsMargins(0, 0, 0, 0)
+        key_pairs_layout.addLayout(options)
+        key_pairs_layout.addWidget(splitter, 1)
+        # The servers that present certificates, beside the key pairs the workstation holds.
+        self.endpoints = EndpointsView(state, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("certificatesTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(key_pairs, "Key pairs")
+        self.tabs.addTab(self.endpoints, "TLS endpoints")
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.hint)
         layout.addWidget(self.status)
-        layout.addLayout(options)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
 
         state.session_changed.connect(self._session_changed)
         state.data_changed.connect(self._data_changed)
@@ -527,6 +545,7 @@ class CertificatesPage(QWidget):
             self._mark_stale()
 
     def _mark_stale(self) -> None:
+        self.endpoints.mark_stale()  # a wizard closed may have enrolled or renewed one
         self._stale = True
         if self.isVisible():
             self.refresh()
