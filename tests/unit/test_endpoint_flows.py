@@ -512,7 +512,7 @@ def test_endpoint_rows_cells_order_and_colours() -> None:
         port=443,
         server_name=None,
         key_label="TLS-0001",
-        not_after=NOW + timedelta(days=30, hours=2),
+        not_after=NOW + timedelta(days=29, hours=22),
         owners=("a@bank.example", "b@bank.example"),
     )
     ended = endpoint(
@@ -534,7 +534,7 @@ def test_endpoint_rows_cells_order_and_colours() -> None:
         "CN=pay.bank.example,O=Bank",
         "self-signed",
         f"{ended.not_after:%Y-%m-%d}",
-        "expired 4 d ago",
+        "expired 3 d ago",
         "",
         "",
         "2026-11-24 09:00",
@@ -555,7 +555,7 @@ def test_endpoint_rows_cells_order_and_colours() -> None:
     assert facts["Chain"] == "1 certificate presented"
     assert facts["Key pair"] == "not one of the workstation's key pairs"
     assert facts["Owners"] == "nobody is alerted"
-    assert facts["Valid to"].endswith("(expired 4 d ago)")
+    assert facts["Valid to"].endswith("(expired 3 d ago)")
     assert dict(rows[1].detail_rows())["Key pair"] == "TLS-0001"
     question = rows[1].removal_question()
     assert question.startswith("Stop watching 10.0.0.5:443? Its certificate (pay.bank.example,")

@@ -658,7 +658,10 @@ class EndpointRow:
 
     @property
     def level(self) -> str:
-        """ "expired", "due" (within DUE_SOON_DAYS days) or "ok"."""
+        """Expired once it has ended (days left round up: not by the days alone), due
+        within DUE_SOON_DAYS days, else ok."""
+        if self.endpoint.not_after <= self.read_at:
+            return "expired"
         return expiry_level(self.days_left)
 
     @property
