@@ -206,7 +206,9 @@ def test_endpoint_document() -> None:
     assert Endpoint.from_record(e.to_record()) == e
     assert b'"type":"document:endpoint"' in e.binding_bytes()
     assert e.binding_bytes() != endpoint(owners=("evil@x.example",)).binding_bytes()
-    assert days_left(e.not_after, NOW) == 80 and days_left(NOW - timedelta(hours=1), NOW) == -1
+    # Rounded up, as every page shows days: an hour past the end is 0 days left (due).
+    assert days_left(e.not_after, NOW) == 80 and days_left(NOW - timedelta(hours=1), NOW) == 0
+    assert days_left(NOW - timedelta(days=1, hours=1), NOW) == -1
 
 
 # --- discovery -----------------------------------------------------------------------------------
