@@ -181,7 +181,7 @@ def test_tls_endpoints_and_key_stores_from_the_command_line(
         assert "refused" in results[f"127.0.0.1:{closed}"]["error"]
         ours = results[f"localhost:{pay.port}"]
         assert ours["key"] == label and ours["server_name"] == "pay.bank.example"
-        assert ours["subject"] == cert.subject.rfc4514_string() and ours["days_left"] == 59
+        assert ours["subject"] == cert.subject.rfc4514_string() and ours["days_left"] == 60
         assert results[portal.target]["chain_length"] == 2 and results[portal.target]["key"] is None
         assert sorted(report["enrolled"]) == sorted([f"localhost:{pay.port}", portal.target])
         assert pay.server_names == ["pay.bank.example"]

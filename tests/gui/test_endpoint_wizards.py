@@ -129,7 +129,7 @@ def test_discover_then_enrol_the_ticked_endpoints(
             assert brush.color().name() == LEVEL_COLOURS[level]
         assert model.data(model.index(3, 2), Qt.ItemDataRole.BackgroundRole) is None
         assert "refused" in model.data(model.index(3, 0), Qt.ItemDataRole.ToolTipRole)
-        assert model.data(model.index(2, 2)).startswith("expired 16 d ago")
+        assert model.data(model.index(2, 2)).startswith("expired 15 d ago")
         assert model.data(model.index(0, 3)) == "portal.bank.example"
         assert results.counts.text().startswith("3 of 4 reached; 1 expired; 1 expiring within 30")
         checked = Qt.CheckState.Checked
