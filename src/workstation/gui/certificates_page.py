@@ -31,17 +31,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFontDatabase, QGuiApplication, QShowEvent
+from PySide6.QtGui import QAction, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMenu,
-    QPlainTextEdit,
-    QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -73,7 +69,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, _form, fill_form, wizard_toolbar
+from .wizards import ERROR_STYLE, GOOD_STYLE, FactsAndPem, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -305,38 +301,21 @@ class CertificatesPage(QWidget):
         self._session_changed()
 
     def _build_details(self) -> QWidget:
-        box = QGroupBox("Details", self)
-        box.setObjectName("certificateDetails")
-        facts = QWidget(box)
-        self.facts = _form()
-        facts.setLayout(self.facts)
-        scroll = QScrollArea(box)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(facts)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.pem_title = QLabel("Certificate and chain (PEM):", box)
-        self.pem = QPlainTextEdit(box)
-        self.pem.setObjectName("certificatePem")
-        self.pem.setReadOnly(True)
-        self.pem.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.pem.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.copy_button = QPushButton("Cop&y PEM", box)
-        self.copy_button.setObjectName("copyPemButton")
-        self.copy_button.clicked.connect(self.copy_pem)
-        self.copied = QLabel(box)
-        self.copied.setObjectName("copiedNote")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.copy_button)
-        buttons.addWidget(self.copied, 1)
-        text = QVBoxLayout()
-        text.addWidget(self.pem_title)
-        text.addWidget(self.pem, 1)
-        text.addLayout(buttons)
-        layout = QHBoxLayout(box)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(text, 1)
-        self._show_detail(None)
-        return box
+        self.details = FactsAndPem(
+            self,
+            title="Details",
+            name="certificateDetails",
+            pem_title="Certificate and chain (PEM):",
+            pem_name="certificatePem",
+            copy_text="Cop&y PEM",
+            copy_name="copyPemButton",
+            copied_name="copiedNote",
+            empty_text="Choose a key pair to see its certificate.",
+        )
+        self.facts, self.pem = self.details.facts, self.details.pem
+        self.pem_title, self.copy_button = self.details.pem_title, self.details.copy_button
+        self.copied = self.details.copied
+        return self.details
 
     # --- the toolbar ---------------------------------------------------------------------------
 
@@ -498,26 +477,13 @@ class CertificatesPage(QWidget):
         self._show_detail(self.model.record(current.row()) if current.isValid() else None)
 
     def _show_detail(self, row: CertificateRow | None) -> None:
-        self.copied.setText("")
         if row is None:
-            fill_form(self.facts, [])
-            self.facts.addRow(QLabel("Choose a key pair to see its certificate.", self))
-            self.pem.setPlainText("")
-            self.pem_title.hide()
-            self.pem.hide()
-            self.copy_button.hide()
-            return
-        fill_form(self.facts, row.detail_rows(), prefix="detail")
-        has_pem = bool(row.pem)
-        self.pem.setPlainText(row.pem)
-        for widget in (self.pem_title, self.pem, self.copy_button):
-            widget.setVisible(has_pem)
+            self.details.show_facts(None)
+        else:
+            self.details.show_facts(row.detail_rows(), row.pem, prefix="detail")
 
     def copy_pem(self) -> None:
-        text = self.pem.toPlainText()
-        if text:
-            QGuiApplication.clipboard().setText(text)
-            self.copied.setText("Copied to the clipboard.")
+        self.details.copy_pem()
 
     # --- keeping up to date --------------------------------------------------------------------
 

@@ -26,16 +26,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFontDatabase, QGuiApplication, QShowEvent
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -61,7 +58,7 @@ from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, _form, fill_form
+from .wizards import ERROR_STYLE, GOOD_STYLE, FactsAndPem
 
 log = logging.getLogger(__name__)
 
@@ -219,38 +216,21 @@ class EndpointsView(QWidget):
         self._session_changed()
 
     def _build_details(self) -> QWidget:
-        box = QGroupBox("Endpoint", self)
-        box.setObjectName("endpointDetails")
-        facts = QWidget(box)
-        self.facts = _form()
-        facts.setLayout(self.facts)
-        scroll = QScrollArea(box)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(facts)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.pem_title = QLabel("Chain presented (PEM, the server's certificate first):", box)
-        self.pem = QPlainTextEdit(box)
-        self.pem.setObjectName("endpointPem")
-        self.pem.setReadOnly(True)
-        self.pem.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.pem.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.copy_button = QPushButton("Copy chain", box)
-        self.copy_button.setObjectName("copyEndpointPemButton")
-        self.copy_button.clicked.connect(self.copy_pem)
-        self.copied = QLabel(box)
-        self.copied.setObjectName("endpointCopiedNote")
-        copy = QHBoxLayout()
-        copy.addWidget(self.copy_button)
-        copy.addWidget(self.copied, 1)
-        text = QVBoxLayout()
-        text.addWidget(self.pem_title)
-        text.addWidget(self.pem, 1)
-        text.addLayout(copy)
-        layout = QHBoxLayout(box)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(text, 1)
-        self._show_detail(None)
-        return box
+        self.details = FactsAndPem(
+            self,
+            title="Endpoint",
+            name="endpointDetails",
+            pem_title="Chain presented (PEM, the server's certificate first):",
+            pem_name="endpointPem",
+            copy_text="Copy chain",
+            copy_name="copyEndpointPemButton",
+            copied_name="endpointCopiedNote",
+            empty_text="Choose an endpoint to see what its server presents.",
+        )
+        self.facts, self.pem = self.details.facts, self.details.pem
+        self.pem_title, self.copy_button = self.details.pem_title, self.details.copy_button
+        self.copied = self.details.copied
+        return self.details
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -354,24 +334,13 @@ class EndpointsView(QWidget):
         self._update_buttons()
 
     def _show_detail(self, row: EndpointRow | None) -> None:
-        self.copied.setText("")
         if row is None:
-            fill_form(self.facts, [])
-            self.facts.addRow(QLabel("Choose an endpoint to see what its server presents.", self))
-            self.pem.setPlainText("")
-            for widget in (self.pem_title, self.pem, self.copy_button):
-                widget.hide()
-            return
-        fill_form(self.facts, row.detail_rows(), prefix="endpoint")
-        self.pem.setPlainText(row.endpoint.chain_pem)
-        for widget in (self.pem_title, self.pem, self.copy_button):
-            widget.show()
+            self.details.show_facts(None)
+        else:
+            self.details.show_facts(row.detail_rows(), row.endpoint.chain_pem, prefix="endpoint")
 
     def copy_pem(self) -> None:
-        text = self.pem.toPlainText()
-        if text:
-            QGuiApplication.clipboard().setText(text)
-            self.copied.setText("Copied to the clipboard.")
+        self.details.copy_pem()
 
     # --- re-check and remove -------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QTableView,
     QToolBar,
@@ -190,6 +191,74 @@ def _form() -> QFormLayout:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
     return form
+
+
+class FactsAndPem(QGroupBox):
+    """A details box: read-only facts on the left (scrolling), a PEM text on the right with
+    a copy button; ``show_facts`` fills both or, given None, says what to choose."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        *,
+        title: str,
+        name: str,
+        pem_title: str,
+        pem_name: str,
+        copy_text: str,
+        copy_name: str,
+        copied_name: str,
+        empty_text: str,
+    ) -> None:
+        super().__init__(title, parent)
+        self.setObjectName(name)
+        self.empty_text = empty_text
+        facts = QWidget(self)
+        self.facts = _form()
+        facts.setLayout(self.facts)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(facts)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.pem_title = QLabel(pem_title, self)
+        self.pem = QPlainTextEdit(self)
+        self.pem.setObjectName(pem_name)
+        self.pem.setReadOnly(True)
+        self.pem.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.pem.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.copy_button = QPushButton(copy_text, self)
+        self.copy_button.setObjectName(copy_name)
+        self.copy_button.clicked.connect(self.copy_pem)
+        self.copied = QLabel(self)
+        self.copied.setObjectName(copied_name)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.copied, 1)
+        text = QVBoxLayout()
+        text.addWidget(self.pem_title)
+        text.addWidget(self.pem, 1)
+        text.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(text, 1)
+        self.show_facts(None)
+
+    def show_facts(
+        self, rows: Iterable[tuple[str, str]] | None, pem: str = "", prefix: str = ""
+    ) -> None:
+        self.copied.setText("")
+        fill_form(self.facts, rows or [], prefix=prefix)
+        if rows is None:
+            self.facts.addRow(QLabel(self.empty_text, self))
+        self.pem.setPlainText(pem)
+        for widget in (self.pem_title, self.pem, self.copy_button):
+            widget.setVisible(bool(pem))
+
+    def copy_pem(self) -> None:
+        text = self.pem.toPlainText()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self.copied.setText("Copied to the clipboard.")
 
 
 def _note(text: str, parent: QWidget | None = None) -> QLabel:
