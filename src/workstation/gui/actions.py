@@ -4,7 +4,7 @@ work on the device thread with progress, and errors shown in words."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 from workstation.domain.policy import Action
 from workstation.services.logon import Requirement
 
-from .errors import show_error
+from .errors import describe, show_error
 from .runner import Job, JobControl
 from .state import AppState
 
@@ -122,3 +122,64 @@ def read_if_allowed(
             on_refused(requirement)
 
     state.requirement(action, None, checked, on_error=failed)
+
+
+R = TypeVar("R")
+
+
+class _RefreshedSignal(Protocol):
+    def emit(self) -> None: ...
+
+
+class ReadingPage(Protocol):
+    """A page that shows one register read in the background (Certificates, Exchanges,
+    Due dates, TLS endpoints): what :func:`read_register` needs of it."""
+
+    state: AppState
+    _stale: bool
+    _ticket: int
+
+    @property
+    def refreshed(self) -> _RefreshedSignal: ...
+
+    def _clear(self) -> None: ...
+
+    def say(self, text: str, *, bad: bool = False) -> None: ...
+
+
+def read_register(
+    page: ReadingPage,
+    *,
+    what: str,
+    title: str,
+    work: Callable[[JobControl], R],
+    on_done: Callable[[R], None],
+) -> None:
+    """Read a page's register again if someone is logged on and the session may view the
+    inventory: on the device thread, an answer to an older request dropped; a refusal says
+    who ``what`` ("the key pairs") needs and clears the page; an error is said."""
+    if not page.state.members:
+        return
+    page._stale = False
+    page._ticket += 1
+    ticket = page._ticket
+
+    def refused(requirement: Requirement) -> None:
+        page._clear()
+        page.say(f"Reading {what} needs {requirement.quorum}; nobody logged on fills it.", bad=True)
+        page.refreshed.emit()
+
+    def failed(exc: BaseException) -> None:
+        page.say(describe(exc)[1], bad=True)
+        page.refreshed.emit()
+
+    read_if_allowed(
+        page.state,
+        Action.VIEW_INVENTORY,
+        title=title,
+        work=work,
+        on_done=on_done,
+        on_refused=refused,
+        on_error=failed,
+        current=lambda: ticket == page._ticket,
+    )

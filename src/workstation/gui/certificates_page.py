@@ -55,9 +55,8 @@ from workstation.flows.certificates import (
     overview,
 )
 from workstation.services.certificates import KeyPairList
-from workstation.services.logon import Requirement
 
-from .actions import read_if_allowed
+from .actions import read_register
 from .endpoints_view import (
     EXPIRED_BACKGROUND,
     EXPIRED_TEXT,
@@ -65,7 +64,6 @@ from .endpoints_view import (
     SOON_TEXT,
     EndpointsView,
 )
-from .errors import describe
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
@@ -368,11 +366,6 @@ class CertificatesPage(QWidget):
 
     def refresh(self) -> None:
         """Read the key pairs and their certificates again, only if the session may."""
-        if not self.state.members:
-            return
-        self._stale = False
-        self._ticket += 1
-        ticket = self._ticket
         services = self.state.services
 
         def work(_: JobControl) -> CertificateRegister:
@@ -382,27 +375,12 @@ class CertificatesPage(QWidget):
                 policy=services.policies.current(session),
             )
 
-        def refused(requirement: Requirement) -> None:
-            self._clear()
-            self.say(
-                f"Reading the key pairs needs {requirement.quorum}; nobody logged on fills it.",
-                bad=True,
-            )
-            self.refreshed.emit()
-
-        def failed(exc: BaseException) -> None:
-            self.say(describe(exc)[1], bad=True)
-            self.refreshed.emit()
-
-        read_if_allowed(
-            self.state,
-            Action.VIEW_INVENTORY,
+        read_register(
+            self,
+            what="the key pairs",
             title="read the key pairs and certificates",
             work=work,
             on_done=self._show,
-            on_refused=refused,
-            on_error=failed,
-            current=lambda: ticket == self._ticket,
         )
 
     def _show(self, register: CertificateRegister) -> None:

@@ -51,10 +51,8 @@ from workstation.flows.endpoints import (
     refresh_summary,
 )
 from workstation.services.endpoints import Discovery
-from workstation.services.logon import Requirement
 
-from .actions import perform, read_if_allowed
-from .errors import describe
+from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
@@ -236,11 +234,6 @@ class EndpointsView(QWidget):
 
     def refresh(self) -> None:
         """Read the enrolled endpoints again, only if the session may."""
-        if not self.state.members:
-            return
-        self._stale = False
-        self._ticket += 1
-        ticket = self._ticket
         services = self.state.services
 
         def work(_: JobControl) -> EndpointRegister:
@@ -252,27 +245,12 @@ class EndpointsView(QWidget):
                 policy=services.policies.current(session),
             )
 
-        def refused(requirement: Requirement) -> None:
-            self._clear()
-            self.say(
-                f"Reading the endpoints needs {requirement.quorum}; nobody logged on fills it.",
-                bad=True,
-            )
-            self.refreshed.emit()
-
-        def failed(exc: BaseException) -> None:
-            self.say(describe(exc)[1], bad=True)
-            self.refreshed.emit()
-
-        read_if_allowed(
-            self.state,
-            Action.VIEW_INVENTORY,
+        read_register(
+            self,
+            what="the endpoints",
             title="read the enrolled TLS endpoints",
             work=work,
             on_done=self._show,
-            on_refused=refused,
-            on_error=failed,
-            current=lambda: ticket == self._ticket,
         )
 
     def _show(self, register: EndpointRegister) -> None:

@@ -72,10 +72,8 @@ from workstation.services.interchange import (
     certificate_der,
     certificate_summary,
 )
-from workstation.services.logon import Requirement
 
-from .actions import perform, read_if_allowed
-from .errors import describe
+from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, RecordRole, fit_columns, record_table
@@ -754,11 +752,6 @@ class ExchangesPage(QWidget):
 
     def refresh(self) -> None:
         """Read the partners and certificates again, only if the session may."""
-        if not self.state.members:
-            return
-        self._stale = False
-        self._ticket += 1
-        ticket = self._ticket
         services = self.state.services
 
         def work(_: JobControl) -> ExchangeRegister:
@@ -769,27 +762,12 @@ class ExchangesPage(QWidget):
                 policy=services.policies.current(session),
             )
 
-        def refused(requirement: Requirement) -> None:
-            self._clear()
-            self.say(
-                f"Reading the partners needs {requirement.quorum}; nobody logged on fills it.",
-                bad=True,
-            )
-            self.refreshed.emit()
-
-        def failed(exc: BaseException) -> None:
-            self.say(describe(exc)[1], bad=True)
-            self.refreshed.emit()
-
-        read_if_allowed(
-            self.state,
-            Action.VIEW_INVENTORY,
+        read_register(
+            self,
+            what="the partners",
             title="read the exchange partners",
             work=work,
             on_done=self._show,
-            on_refused=refused,
-            on_error=failed,
-            current=lambda: ticket == self._ticket,
         )
 
     def _show(self, register: ExchangeRegister) -> None:

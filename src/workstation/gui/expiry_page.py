@@ -50,10 +50,8 @@ from workstation.flows.expiry import (
     summarise,
 )
 from workstation.services.expiry import AlertReport
-from workstation.services.logon import Requirement
 
-from .actions import perform, read_if_allowed
-from .errors import describe
+from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
@@ -355,11 +353,6 @@ class ExpiryPage(QWidget):
     # --- reading ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        if not self.state.members:
-            return
-        self._stale = False
-        self._ticket += 1
-        ticket = self._ticket
         services = self.state.services
 
         def work(_: JobControl) -> DueRegister:
@@ -374,27 +367,8 @@ class ExpiryPage(QWidget):
                 monitoring_quorum=policy.quorum_for(Action.MANAGE_MONITORING).describe(),
             )
 
-        def refused(requirement: Requirement) -> None:
-            self._clear()
-            self.say(
-                f"Reading the due dates needs {requirement.quorum}; nobody logged on fills it.",
-                bad=True,
-            )
-            self.refreshed.emit()
-
-        def failed(exc: BaseException) -> None:
-            self.say(describe(exc)[1], bad=True)
-            self.refreshed.emit()
-
-        read_if_allowed(
-            self.state,
-            Action.VIEW_INVENTORY,
-            title="read the due dates",
-            work=work,
-            on_done=self._show,
-            on_refused=refused,
-            on_error=failed,
-            current=lambda: ticket == self._ticket,
+        read_register(
+            self, what="the due dates", title="read the due dates", work=work, on_done=self._show
         )
 
     def _show(self, register: DueRegister) -> None:
