@@ -6,9 +6,11 @@
 #   python3-venv, gcc        the virtualenv and C extensions
 #   xvfb, poppler-utils      screenshots and PDF rendering in the tests
 #   opensc                   pkcs11-tool / opensc-tool for cross-checking by hand
+#   postgresql               the shared repository (several workstations); the tests start
+#                            their own cluster on loopback with its initdb and pg_ctl
 set -euo pipefail
 packages=(softhsm2 pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev xvfb xauth
-          poppler-utils opensc libegl1 libxkbcommon0 libgl1 libfontconfig1 libdbus-1-3
+          poppler-utils opensc postgresql libegl1 libxkbcommon0 libgl1 libfontconfig1 libdbus-1-3
           libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-image0
           libxcb-render-util0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1)
 missing=()

@@ -167,6 +167,26 @@ class MailError(DeviceError):
     """The SMTP relay could not be reached or refused a message."""
 
 
+class TargetError(DeviceError):
+    """A key store target (key agent, PKCS#11 token, file drop) could not be reached or
+    refused a delivery; the message names the target and what failed."""
+
+
+class StorageError(DeviceError):
+    """The repository (SQLite file, PostgreSQL server) could not be reached or failed."""
+
+
+# --- concurrency -------------------------------------------------------------------------
+
+
+class ConflictError(WorkstationError):
+    """Another workstation changed a record after this one read it (optimistic concurrency):
+    nothing was saved; read it again and retry. Counted as bad input: the action is refused,
+    not failed."""
+
+    category = ErrorCategory.BAD_INPUT
+
+
 # --- integrity ---------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from workstation.services.ports import (
     Clock,
     DocumentRenderer,
     Hsm,
+    KeyStoreConnector,
     Mailer,
     PrintQueue,
     Repository,
@@ -81,6 +82,7 @@ class ServiceContext:
         print_queue: PrintQueue | None = None,
         tls_probe: TlsProbe | None = None,
         mailer: Mailer | None = None,
+        key_stores: KeyStoreConnector | None = None,
     ) -> None:
         self.repository = repository
         self.hsm = hsm
@@ -90,6 +92,7 @@ class ServiceContext:
         self.print_queue = print_queue  # the configured printer, if any
         self.tls_probe = tls_probe  # TLS endpoint discovery
         self.mailer = mailer  # the configured SMTP relay for expiry alerts, if any
+        self.key_stores = key_stores  # key agents, PKCS#11 tokens and file drops
 
     # --- sealing -------------------------------------------------------------------------
 

@@ -406,6 +406,90 @@ class Mailer(Protocol):
         ...
 
 
+# --- key store targets (distribution issue) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A key a target holds, as the target reports it."""
+
+    key_id: str  # the workstation's key id the key was delivered as
+    label: str
+    version: int  # the key's version (1 for a first key, +1 for each rotation)
+    kcv: str  # upper-case hex, computed by the target itself
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What a target said when asked: reachable or not, and which key versions it holds."""
+
+    reachable: bool
+    held: tuple[HeldKey, ...] = ()
+    detail: str = ""  # e.g. "agent 0.1.0, token 'host-a'", or why it could not be reached
+
+    def holds(self, key_id: str, version: int) -> HeldKey | None:
+        return next((h for h in self.held if h.key_id == key_id and h.version == version), None)
+
+
+@dataclass(frozen=True)
+class KeyDelivery:
+    """One key for one target. ``delivery_id`` is unique per job, target and key; a target
+    given the same key id and version twice installs nothing the second time."""
+
+    delivery_id: str
+    key_id: str
+    label: str
+    version: int
+    algorithm: str  # a KeyAlgorithm value, e.g. "AES-256"
+    kcv: str  # the workstation's check value: the target must compute the same
+    key_block: str  # TR-31 key block under the target's KEK (agent, file drop)
+    wrapped: bytes = b""  # RFC 5649 AES key wrap under the target's KEK (PKCS#11 target)
+
+
+@dataclass(frozen=True)
+class InstallReceipt:
+    installed: bool  # False: the target already held this key version; nothing was done
+    kcv: str  # upper-case hex, as the target computed it after installing (or held it)
+
+
+@dataclass(frozen=True)
+class TargetAddress:
+    """How to reach a target, from its record: ``kind`` is "agent" (``location`` is
+    host:port), "pkcs11" (``location`` is the PKCS#11 module path, ``token`` the token
+    label, ``pin_file`` a file holding the user PIN) or "file" (``location`` is a folder).
+    ``kek_label`` names the KEK as the target knows it."""
+
+    name: str
+    kind: str
+    location: str
+    kek_label: str
+    token: str = ""
+    pin_file: str = ""
+
+
+class KeyStoreTarget(Protocol):
+    """A connection to one target. Raises TargetError naming the target and what failed."""
+
+    def status(self) -> TargetState:
+        """Which key versions the target holds; raises TargetError if unreachable."""
+        ...
+
+    def install(self, delivery: KeyDelivery) -> InstallReceipt:
+        """Install one key. Refuses (TargetError) a key whose check value, once unwrapped,
+        differs from ``delivery.kcv``; installs nothing for a key version already held."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class KeyStoreConnector(Protocol):
+    """Opens connections to targets (mutual TLS for agents, PKCS#11 for tokens)."""
+
+    def connect(self, address: TargetAddress, *, timeout: float = 10.0) -> KeyStoreTarget:
+        """Raises TargetError naming the target if it cannot be reached."""
+        ...
+
+
 # --- repository --------------------------------------------------------------------------
 
 
@@ -735,11 +819,16 @@ __all__ = [
     "EnvelopeRepository",
     "GeneratedKey",
     "GroupRepository",
+    "HeldKey",
     "HoldingRepository",
     "Hsm",
     "HsmInfo",
+    "InstallReceipt",
+    "KeyDelivery",
     "KeyQuery",
     "KeyRepository",
+    "KeyStoreConnector",
+    "KeyStoreTarget",
     "MetaRepository",
     "PartnerRepository",
     "PeopleRepository",
@@ -749,6 +838,8 @@ __all__ = [
     "ReaderStatus",
     "Repository",
     "Sealed",
+    "TargetAddress",
+    "TargetState",
     "TemplateRepository",
     "UnitOfWork",
     "WorkstationKeyBackup",
