@@ -17,6 +17,7 @@ from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditCheckpoint, AuditEntry, AuditEvent
 from workstation.domain.ceremonies import Ceremony, ComponentHolding, Envelope, EnvelopeState
 from workstation.domain.certificates import CertificateRecord
+from workstation.domain.distribution import HeldKey
 from workstation.domain.documents import Document
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.partners import Partner
@@ -407,16 +408,6 @@ class Mailer(Protocol):
 
 
 # --- key store targets (distribution issue) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HeldKey:
-    """A key a target holds, as the target reports it."""
-
-    key_id: str  # the workstation's key id the key was delivered as
-    label: str
-    version: int  # the key's version (1 for a first key, +1 for each rotation)
-    kcv: str  # upper-case hex, computed by the target itself
 
 
 @dataclass(frozen=True)
