@@ -908,6 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .ceremonies import register
     from .certificates import register as register_certificates
+    from .distribution import register as register_distribution
     from .emv import register as register_emv
     from .endpoints import register as register_endpoints
     from .expiry import register as register_expiry
@@ -921,6 +922,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_rkl(sub, cmd)
     register_emv(sub, cmd)
     register_expiry(sub, cmd)
+    register_distribution(sub, cmd)
     return p
 
 

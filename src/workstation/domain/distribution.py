@@ -332,7 +332,7 @@ class DistributionJob:
             "state": self.state.value,
             "reason": self.reason,
             "max_attempts": self.max_attempts,
-            "backoff_seconds": self.backoff_seconds,
+            "backoff_seconds": float(self.backoff_seconds),
             "authorised_seq": self.authorised_seq,
             "finished_at": format_time(self.finished_at),
         }

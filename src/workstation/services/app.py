@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from workstation.services.audit import AuditService
     from workstation.services.ceremonies import CeremonyService
     from workstation.services.certificates import CertificateService
+    from workstation.services.distribution import DistributionService
     from workstation.services.emv import EmvService
     from workstation.services.endpoints import EndpointService
     from workstation.services.expiry import ExpiryService
@@ -119,6 +120,12 @@ class WorkstationServices:
         # Everything that falls due: keys and certificates (built in), TLS endpoints, EMV
         # issuer certificates and brand CA keys.
         return ExpiryService(self.ctx, sources=[self.endpoints.due_items, self.emv.due_items])
+
+    @cached_property
+    def distribution(self) -> DistributionService:
+        from workstation.services.distribution import DistributionService
+
+        return DistributionService(self.ctx, self.keys, self.interchange)
 
     def close(self) -> None:
         try:

@@ -404,23 +404,46 @@ class KeyService:
         """Make a successor from the same template, linked both ways."""
         with self.ctx.repository.unit_of_work() as uow:
             old = self._find(uow, ref)
-            template = self._template_for(uow, old)
-            if not template.allows(Action.ROTATE_KEY):
-                raise PolicyRefused(f"Template {template.name!r} does not allow rotation.")
-            if Action.ROTATE_KEY not in allowed_actions(old.state):
-                raise InvalidTransition(
-                    f"Key {old.label} is {old.state.value}; it cannot be rotated."
-                )
-            if old.successor_id is not None:
-                raise InvalidTransition(f"Key {old.label} already has a successor.")
-            if template.status is not TemplateStatus.ACTIVE:
-                raise BadInput(f"Template {template.name!r} is retired; choose a new template.")
+            template = self.check_rotatable(uow, old)
             auth = self.ctx.authorise(uow, session, Action.ROTATE_KEY, template=template)
+        result = self.rotate_authorised(auth, session, old, reason=reason)
+        self.ctx.checkpoint()
+        return result
+
+    def check_rotatable(self, uow: UnitOfWork, old: ManagedKey) -> KeyTemplate:
+        """The key's template, if the key may be rotated now; raises saying why not."""
+        template = self._template_for(uow, old)
+        if not template.allows(Action.ROTATE_KEY):
+            raise PolicyRefused(f"Template {template.name!r} does not allow rotation.")
+        if Action.ROTATE_KEY not in allowed_actions(old.state):
+            raise InvalidTransition(f"Key {old.label} is {old.state.value}; it cannot be rotated.")
+        if old.successor_id is not None:
+            raise InvalidTransition(f"Key {old.label} already has a successor.")
+        if template.status is not TemplateStatus.ACTIVE:
+            raise BadInput(f"Template {template.name!r} is retired; choose a new template.")
+        return template
+
+    def rotate_authorised(
+        self,
+        auth: Authorisation,
+        session: Session,
+        old: ManagedKey,
+        *,
+        reason: str = "",
+        details: dict[str, str] | None = None,
+        also: Callable[[UnitOfWork, ManagedKey], None] | None = None,
+    ) -> tuple[ManagedKey, ManagedKey]:
+        """Rotate ``old`` under an authorisation already given (one key, or each key of a
+        bulk rotation under the quorum gathered once for the job). ``also`` runs inside the
+        same transaction with the successor (a job records it there: both or neither)."""
+        template_id = old.template_id
+        with self.ctx.repository.unit_of_work(read_only=True) as uow:
+            template = self._template_for(uow, old)
         generated = self.ctx.hsm.generate_key(template.algorithm)
         now = self.ctx.clock.now()
         with self.ctx.repository.unit_of_work() as uow:
             current = self._find(uow, old.id)
-            if current != old:
+            if current != old or current.template_id != template_id:
                 raise BadInput(f"Key {old.label} changed while rotating; try again.")
             new = self._new_key(
                 template,
@@ -432,6 +455,7 @@ class KeyService:
                 version=old.version + 1,
                 predecessor=old,
             )
+            extra = {**(details or {}), **({"reason": reason} if reason else {})}
             self._store_new(
                 uow,
                 auth,
@@ -439,7 +463,7 @@ class KeyService:
                 [new],
                 template,
                 Action.ROTATE_KEY,
-                details={"predecessor": old.label, **({"reason": reason} if reason else {})},
+                details={"predecessor": old.label, **extra},
             )
             linked = replace(old, successor_id=new.id)
             uow.keys.update(linked, self.ctx.seal(linked))
@@ -453,7 +477,7 @@ class KeyService:
                 before=old.state.value,
                 after=old.state.value,
                 kcv=old.kcv,
-                details={"successor": new.label, "successor_kcv": new.kcv},
+                details={"successor": new.label, "successor_kcv": new.kcv, **extra},
                 session=session,
             )
             uow.keys.add_event(
@@ -468,8 +492,9 @@ class KeyService:
                     audit_seq=seq,
                 )
             )
+            if also is not None:
+                also(uow, new)
             uow.commit()
-        self.ctx.checkpoint()
         return linked, new
 
     def availability(self, session: Session, ref: str) -> list[Availability]:
