@@ -1,0 +1,364 @@
+"""A fleet of key agents on loopback, for tests, the demo and the benchmark.
+
+Each agent has its own home, its own SoftHSM2 token, a certificate from the fleet's test CA
+for 127.0.0.1, the CA as the only issuer of accepted client certificates, and the KEK
+loaded from two components. The same CA issues the workstation's client certificate
+(``write_client_files``), and the workstation trusts the agents through it.
+
+In-process agents (``processes=False``) run as threads (200 of them for the benchmark);
+their tokens share one SoftHSM2 store, the one this process already uses
+(``SOFTHSM2_CONF``) or ``directory/softhsm``. Process agents (``processes=True``) are real
+``workstation-agent serve`` programs with a token each under their home, for kill tests::
+
+    fleet = Fleet.start(tmp / "fleet", 3, kek=kek_bytes)
+    connector = KeyStores(*fleet.client_files)
+    target = connector.connect(fleet.address("agent-001"))
+    fleet.stop("agent-001")          # kill=True sends SIGKILL to a process agent
+    fleet.start_again("agent-001")
+    fleet.close()
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from workstation.adapters.softhsm import CONFIG_ENV, softhsm_config
+from workstation.agent.components import kek_algorithm
+from workstation.agent.config import AgentConfig, load_config
+from workstation.agent.main import init_agent, load_kek
+from workstation.agent.server import AgentServer
+from workstation.agent.tls import CSR_NAME, install_certificate, install_trust
+from workstation.services.ports import TargetAddress
+
+__all__ = ["ClientFiles", "Fleet", "FleetAgent", "TestCa", "write_client_files"]
+
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 30.0  # seconds a process agent may take to listen
+
+
+class TestCa:
+    """An EC P-256 test CA in ``directory`` (``ca.key`` mode 0600, ``ca.pem``)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, directory: Path, name: str = "KCW Fleet Test CA") -> None:
+        self.directory = directory
+        self.key_file = directory / "ca.key"
+        self.cert_file = directory / "ca.pem"
+        if self.key_file.exists():
+            key = serialization.load_pem_private_key(self.key_file.read_bytes(), None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            self._key = key
+            self.certificate = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+            return
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.now(UTC)
+        self.certificate = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(
+                self._key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        self.cert_file.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+
+    def issue(
+        self,
+        public_key: ec.EllipticCurvePublicKey,
+        common_name: str,
+        *,
+        server_names: list[x509.GeneralName] | None = None,
+        client: bool = False,
+    ) -> x509.Certificate:
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.certificate.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        if server_names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(server_names), False)
+        return builder.sign(self._key, hashes.SHA256())
+
+    def sign_request(self, csr_file: Path, out_file: Path) -> Path:
+        """Certify an agent's request (its CN and subject alternative names)."""
+        csr = x509.load_pem_x509_csr(csr_file.read_bytes())
+        if not csr.is_signature_valid:
+            raise ValueError(f"{csr_file}: the request's signature does not verify")
+        public = csr.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        cn = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        cert = self.issue(public, str(cn), server_names=sans)
+        out_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return out_file
+
+
+@dataclass(frozen=True)
+class ClientFiles:
+    """The workstation's ``[distribution]`` files: ``KeyStores(*client_files)``."""
+
+    certificate: Path
+    key: Path
+    trust: Path
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.certificate, self.key, self.trust))
+
+
+def write_client_files(
+    ca: TestCa, directory: Path, common_name: str = "workstation"
+) -> ClientFiles:
+    """Issue a workstation client certificate from ``ca`` and write ``client.crt``,
+    ``client.key`` (0600) and ``agents-ca.pem`` (the CA, to trust the agents) in
+    ``directory``: the files of the workstation's ``[distribution]`` section."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = ca.issue(key.public_key(), common_name, client=True)
+    key_file = directory / "client.key"
+    key_file.unlink(missing_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    cert_file = directory / "client.crt"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    trust = directory / "agents-ca.pem"
+    trust.write_bytes(ca.cert_file.read_bytes())
+    return ClientFiles(cert_file, key_file, trust)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class FleetAgent:
+    name: str
+    home: Path
+    port: int
+    kek_label: str
+    server: AgentServer | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def address(self) -> TargetAddress:
+        return TargetAddress(self.name, "agent", self.location, self.kek_label)
+
+    @property
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.server is not None
+
+
+@dataclass
+class Fleet:
+    directory: Path
+    processes: bool
+    ca: TestCa
+    client_files: ClientFiles
+    agents: dict[str, FleetAgent] = field(default_factory=dict)
+
+    # --- making ----------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        directory: Path,
+        count: int,
+        *,
+        kek: bytes,
+        kek_label: str = "KEK",
+        algorithm: str = "AES-256",
+        processes: bool = False,
+        prefix: str = "agent",
+    ) -> Fleet:
+        """Make ``count`` agents named ``<prefix>-001``... and start them."""
+        directory = Path(directory).absolute()
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = TestCa(directory / "ca")
+        fleet = cls(directory, processes, ca, write_client_files(ca, directory / "workstation"))
+        store: Path | None = None
+        if not processes:
+            configured = os.environ.get(CONFIG_ENV)
+            if configured:
+                store = Path(configured).parent
+            else:
+                store = directory / "softhsm"
+                os.environ[CONFIG_ENV] = str(softhsm_config(store))
+        try:
+            for number in range(1, count + 1):
+                name = f"{prefix}-{number:03d}"
+                fleet.agents[name] = fleet._make(name, kek, kek_label, algorithm, store)
+                fleet.start_again(name)
+        except BaseException:
+            fleet.close()
+            raise
+        return fleet
+
+    def _make(
+        self, name: str, kek: bytes, kek_label: str, algorithm: str, store: Path | None
+    ) -> FleetAgent:
+        home = self.directory / name
+        port = _free_port()
+        config = init_agent(
+            home,
+            name=name,
+            listen=f"{LOOPBACK}:{port}",
+            token_label=f"{name}-{secrets.token_hex(4)}",
+            softhsm_directory=store,
+        )
+        self.ca.sign_request(config.tls_dir / CSR_NAME, home / "agent-signed.pem")
+        install_certificate(config.tls_dir, home / "agent-signed.pem")
+        install_trust(config.tls_dir, self.ca.cert_file)
+        first = bytearray(secrets.token_bytes(len(kek)))
+        second = bytearray(a ^ b for a, b in zip(first, kek, strict=True))
+        load_kek(config, kek_label, kek_algorithm(algorithm), [first, second])
+        return FleetAgent(name, home, port, kek_label)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def config(self, name: str) -> AgentConfig:
+        return load_config(self.agents[name].home)
+
+    def address(self, name: str) -> TargetAddress:
+        return self.agents[name].address()
+
+    def addresses(self) -> list[TargetAddress]:
+        return [agent.address() for agent in self.agents.values()]
+
+    def start_again(self, name: str) -> None:
+        """Start a stopped agent on its port, with its token (and the keys it holds)."""
+        agent = self.agents[name]
+        if agent.running:
+            return
+        if not self.processes:
+            server = AgentServer(load_config(agent.home))
+            server.start()
+            agent.server = server
+            return
+        env = dict(os.environ)
+        env.pop(CONFIG_ENV, None)  # the agent sets its own token store's
+        log = open(agent.home / "serve.out", "ab")
+        try:
+            agent.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "workstation.agent.main",
+                    "serve",
+                    "--home",
+                    str(agent.home),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        finally:
+            log.close()
+        self._wait_listening(agent)
+
+    def _wait_listening(self, agent: FleetAgent) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert agent.process is not None
+            if agent.process.poll() is not None:
+                output = (agent.home / "serve.out").read_text(errors="replace")
+                raise RuntimeError(f"agent {agent.name} exited at start:\n{output}")
+            try:
+                with socket.create_connection((LOOPBACK, agent.port), timeout=1.0):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop(agent.name, kill=True)
+                    raise RuntimeError(
+                        f"agent {agent.name} did not listen within {START_TIMEOUT}s"
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self, name: str, *, kill: bool = False) -> None:
+        """Stop an agent: cleanly (SIGTERM for a process), or with SIGKILL (``kill``)."""
+        agent = self.agents[name]
+        if agent.server is not None:
+            agent.server.stop()
+            agent.server = None
+        if agent.process is not None:
+            if agent.process.poll() is None:
+                agent.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+                try:
+                    agent.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    agent.process.kill()
+                    agent.process.wait()
+            agent.process = None
+
+    def close(self) -> None:
+        for name in list(self.agents):
+            self.stop(name)
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
