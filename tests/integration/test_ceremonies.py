@@ -79,7 +79,11 @@ class World:
     def services(self, repo: SqliteRepository, hsm: Pkcs11Hsm) -> WorkstationServices:
         return WorkstationServices(
             ServiceContext(
-                repository=repo, hsm=hsm, readers=self.readers, renderer=ReportlabRenderer()
+                repository=repo,
+                hsm=hsm,
+                readers=self.readers,
+                renderer=ReportlabRenderer(),
+                open_repository_copy=SqliteRepository,
             )
         )
 
@@ -427,7 +431,7 @@ def test_master_key_backup_and_recovery_on_a_fresh_workstation(
         assert s.check_value == checks[n]
     backup_file = tmp_path / "repository.backup"
     session = world.session("Olivia")
-    assert world.s.recovery.backup_repository(session, backup_file) == 4
+    assert world.s.recovery.backup_repository(session, backup_file).counts.keys == 4
     world.end()
 
     # A fresh workstation: its own token and an empty home.
@@ -440,7 +444,7 @@ def test_master_key_backup_and_recovery_on_a_fresh_workstation(
     repo2 = SqliteRepository(fresh_home / "workstation.db")
     s2 = world.services(repo2, hsm2)
     try:
-        # Too few shares: refused, nothing left behind.
+        # One holder only: refused (dual control), nothing left behind.
         s2.recovery.restore_repository(backup_file)
         reader = world.cards.insert(world.people["Cara"], 0)
         with pytest.raises(PolicyRefused, match="2 shares are needed"):
@@ -468,6 +472,7 @@ def test_master_key_backup_and_recovery_on_a_fresh_workstation(
             ]
         )
         assert report.keys_verified == 4 and report.holders == ("Cara", "Chen")
+        assert report.backup_id
         world.cards.remove_all()
         session2 = world.session("Olivia", services=s2)
         for k in [*keys, tdes]:
@@ -487,7 +492,8 @@ def test_recovery_refuses_a_backup_without_master_key_shares(
 ) -> None:
     session = world.session("Olivia")
     backup_file = tmp_path / "repository.backup"
-    world.s.recovery.backup_repository(session, backup_file)
+    made = world.s.recovery.backup_repository(session, backup_file)
+    assert "never been backed up by shares" in made.warnings[0]
     world.end()
     token = provision_softhsm(
         softhsm_directory, f"kcw-fresh-{uuid.uuid4().hex[:12]}", pin_directory=tmp_path / "pins2"

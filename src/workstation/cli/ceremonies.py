@@ -402,13 +402,52 @@ def cmd_master_status(cli: Cli) -> int:
 def cmd_repository_backup(cli: Cli) -> int:
     target = Path(cli.args.file).expanduser()
     with cli.session() as session:
-        count = cli.services.recovery.backup_repository(session, target)
+        result = cli.services.recovery.backup_repository(session, target)
+    c = result.counts
+    lines = [
+        f"Repository backed up to {result.file} ({result.size} bytes), backup {result.backup_id}.",
+        f"It holds {c.keys} keys (all wrapped under the master key), {c.people} people and "
+        f"{c.audit_entries} audit entries; encrypted (AES-256-GCM) and signed by the audit key "
+        f"SHA-256 {result.audit_key_fingerprint}.",
+    ]
+    lines += [f"Warning: {w}" for w in result.warnings]
     emit(
         cli.json,
-        {"file": str(target), "keys": count},
-        f"Repository backed up to {target} ({count} keys, all wrapped under the master key).",
+        {
+            "file": str(result.file),
+            "backup_id": result.backup_id,
+            "size": result.size,
+            "keys": c.keys,
+            "counts": c.to_record(),
+            "audit_key_fingerprint": result.audit_key_fingerprint,
+            "warnings": list(result.warnings),
+        },
+        lines,
     )
     return EXIT_OK
+
+
+def cmd_repository_verify_backup(cli: Cli) -> int:
+    """No logon: the signature part is for auditors anywhere; the contents are checked only
+    where the master key is, and the report shows nothing the clear header does not."""
+    a = cli.args
+    expected: bytes | None = None
+    if a.audit_key_fingerprint:
+        text = a.audit_key_fingerprint.replace(":", "").replace(" ", "").lower()
+        try:
+            expected = bytes.fromhex(text)
+        except ValueError:
+            expected = None
+        if expected is None or len(expected) != 32:
+            raise BadInput(
+                "--audit-key-fingerprint takes the audit key's SHA-256 fingerprint: 64 hex "
+                "digits (colons and spaces allowed)."
+            )
+    report = cli.services.recovery.verify_backup(
+        Path(a.file).expanduser(), expected_audit_key=expected
+    )
+    emit(cli.json, report.to_dict(), report.lines())
+    return EXIT_OK if report.verified else EXIT_INTEGRITY
 
 
 def cmd_recover(cli: Cli) -> int:
@@ -428,13 +467,17 @@ def cmd_recover(cli: Cli) -> int:
                 raise BadInput(f"Write each share holder as NAME@READER (got {spec!r}).")
             reader = resolve_reader(cli.services, reader_ref)
             pin = cli.pins.read(f"PIN for {name} ({reader}): ")
-            text = cli.pins.read(f"{name}'s share (hex, hidden): ")
+            text = bytearray()
             try:
+                text = cli.pins.read(f"{name}'s share (hex, hidden): ")
                 index = next((i for i, n, _ in info.holders if n.casefold() == name.casefold()), 0)
                 if info.scheme == "shares":
                     value = sss.parse_share_value(text.decode(), length=32, index=index)
                 else:
                     value = comp.parse_component(KeyAlgorithm.AES_256, text.decode(), number=index)
+            except BaseException:
+                pin[:] = bytes(len(pin))
+                raise
             finally:
                 text[:] = bytes(len(text))
             offers.append(ShareOffer(holder=name, reader=reader, pin=pin, value=value))
@@ -449,6 +492,7 @@ def cmd_recover(cli: Cli) -> int:
         cli.json,
         {
             "workstation_id": report.workstation_id,
+            "backup_id": report.backup_id,
             "set_id": report.set_id,
             "holders": list(report.holders),
             "records_verified": report.records_verified,
@@ -456,8 +500,8 @@ def cmd_recover(cli: Cli) -> int:
             "audit_entries": report.audit_entries,
         },
         [
-            f"Workstation {report.workstation_id} recovered from backup set {report.set_id} "
-            f"by {', '.join(report.holders)}.",
+            f"Workstation {report.workstation_id} recovered from backup {report.backup_id} "
+            f"and master key backup set {report.set_id} by {', '.join(report.holders)}.",
             f"{report.records_verified} records verified, {report.keys_verified} keys open "
             f"and match their KCV, audit log ({report.audit_entries} entries) verified.",
         ],
@@ -558,14 +602,32 @@ def register(
     repository = sub.add_parser("repository", help="repository backup").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
-    sp = cmd(repository, "backup", cmd_repository_backup, "a consistent copy of the repository")
+    sp = cmd(
+        repository,
+        "backup",
+        cmd_repository_backup,
+        "a signed, encrypted backup of the repository (see docs/backup.md)",
+    )
     sp.add_argument("file")
+    sp = cmd(
+        repository,
+        "verify-backup",
+        cmd_repository_verify_backup,
+        "verify a repository backup without restoring it (no logon needed)",
+    )
+    sp.add_argument("file")
+    sp.add_argument(
+        "--audit-key-fingerprint",
+        metavar="HEX",
+        help="the SHA-256 fingerprint of the audit key the backup must be signed by "
+        "(default: this workstation's own audit key)",
+    )
 
     sp = cmd(
         sub,
         "recover",
         cmd_recover,
-        "recover a fresh workstation from a repository backup and shares",
+        "recover a fresh workstation from a repository backup and shares (two holders or more)",
     )
     sp.add_argument("--backup", required=True, metavar="FILE")
     sp.add_argument("--share", action="append", required=True, metavar="NAME@READER")
