@@ -1,9 +1,9 @@
-"""The repository against a real SQLite file.
+"""The repository contract, on a real SQLite file and on a real PostgreSQL database.
 
-``RepositoryContract`` uses the ports only, so a PostgreSQL repository can run the very
-same tests: subclass it and provide a ``repository`` fixture (created, empty). The
-SQLite-specific behaviour (files, migrations, SQL-level tampering) is in
-``TestSqliteSpecifics``.
+``RepositoryContract`` uses the ports only; ``TestRepositoryContract`` runs it on both
+backends through the parametrised ``any_repository`` fixture (tests/fixtures/postgres.py).
+The SQLite-specific behaviour (files, migrations, SQL-level tampering) is in
+``TestSqliteSpecifics``; PostgreSQL's in test_repository_postgres.py.
 """
 
 from __future__ import annotations
@@ -735,11 +735,15 @@ class RepositoryContract:
         assert report.entries_checked == 60
 
 
-# --- SQLite ------------------------------------------------------------------------------
+# --- both backends ------------------------------------------------------------------------
 
 
-class TestSqliteRepository(RepositoryContract):
-    """The contract on SQLite (``repository`` comes from tests/fixtures/repository.py)."""
+class TestRepositoryContract(RepositoryContract):
+    """The contract on SQLite and on PostgreSQL."""
+
+    @pytest.fixture
+    def repository(self, any_repository: Repository) -> Repository:
+        return any_repository
 
 
 class TestSqliteSpecifics:
