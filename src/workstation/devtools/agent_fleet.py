@@ -178,6 +178,26 @@ def write_client_files(
     return ClientFiles(cert_file, key_file, trust)
 
 
+def _agent_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(CONFIG_ENV, None)  # each agent program sets its own token store's
+    return env
+
+
+def _run_agent(*args: str, home: Path, stdin: str = "") -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workstation.agent.main", *args, "--home", str(home)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=_agent_environment(),
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"workstation-agent {args[0]} failed: {done.stderr.strip()}")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
@@ -257,19 +277,29 @@ class Fleet:
     ) -> FleetAgent:
         home = self.directory / name
         port = _free_port()
-        config = init_agent(
-            home,
-            name=name,
-            listen=f"{LOOPBACK}:{port}",
-            token_label=f"{name}-{secrets.token_hex(4)}",
-            softhsm_directory=store,
-        )
+        listen = f"{LOOPBACK}:{port}"
+        token_label = f"{name}-{secrets.token_hex(4)}"
+        first = bytearray(secrets.token_bytes(len(kek)))
+        second = bytearray(a ^ b for a, b in zip(first, kek, strict=True))
+        if self.processes:
+            # The agent program provisions its own token: SoftHSM2 reads its configuration
+            # once per process, so this process cannot make tokens in another store.
+            _run_agent("init", "--name", name, "--listen", listen, "--token-label",
+                       token_label, home=home)  # fmt: skip
+            components = f"{first.hex()}\n{second.hex()}\nyes\n"
+            _run_agent("load-kek", "--label", kek_label, "--algorithm", algorithm,
+                       "--components-from-stdin", home=home, stdin=components)  # fmt: skip
+            first[:] = bytes(len(first))
+            second[:] = bytes(len(second))
+            config = load_config(home)
+        else:
+            config = init_agent(
+                home, name=name, listen=listen, token_label=token_label, softhsm_directory=store
+            )
+            config = load_kek(config, kek_label, kek_algorithm(algorithm), [first, second])
         self.ca.sign_request(config.tls_dir / CSR_NAME, home / "agent-signed.pem")
         install_certificate(config.tls_dir, home / "agent-signed.pem")
         install_trust(config.tls_dir, self.ca.cert_file)
-        first = bytearray(secrets.token_bytes(len(kek)))
-        second = bytearray(a ^ b for a, b in zip(first, kek, strict=True))
-        load_kek(config, kek_label, kek_algorithm(algorithm), [first, second])
         return FleetAgent(name, home, port, kek_label)
 
     # --- running ---------------------------------------------------------------------------
@@ -293,8 +323,7 @@ class Fleet:
             server.start()
             agent.server = server
             return
-        env = dict(os.environ)
-        env.pop(CONFIG_ENV, None)  # the agent sets its own token store's
+        env = _agent_environment()
         log = open(agent.home / "serve.out", "ab")
         try:
             agent.process = subprocess.Popen(
