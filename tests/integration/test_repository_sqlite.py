@@ -9,6 +9,7 @@ The SQLite-specific behaviour (files, migrations, SQL-level tampering) is in
 from __future__ import annotations
 
 import itertools
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass, replace
@@ -31,12 +32,13 @@ from workstation.domain.documents import document_binding
 from workstation.domain.keys import KeyEvent, KeyState, ManagedKey
 from workstation.domain.people import Card, Group, Person, Role, Status
 from workstation.domain.policy import Action, PolicySet, Quorum
-from workstation.domain.records import format_time, parse_time
+from workstation.domain.records import canonical_bytes, format_time, parse_time
 from workstation.domain.templates import KeyTemplate
 from workstation.errors import (
     AlreadyExists,
     AlreadyInitialised,
     BadInput,
+    ConflictError,
     IntegrityError,
     NotFound,
     NotInitialised,
@@ -482,6 +484,90 @@ class RepositoryContract:
             assert uow.templates.get("t-zmk") is not None
             assert uow.keys.get("k-2") is None
 
+    # optimistic concurrency ------------------------------------------------------------
+
+    def test_update_of_a_record_changed_elsewhere_is_a_conflict(
+        self, repository: Repository
+    ) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add(key(1), mac(1))
+            uow.commit()
+        here, there = repository.unit_of_work(), repository.unit_of_work()
+        with here:
+            seen = here.keys.get("k-1")
+            assert seen is not None
+            here.commit()  # SQLite holds its write lock until the end of a transaction
+            with there:  # the other workstation
+                theirs = there.keys.get("k-1")
+                assert theirs is not None
+                there.keys.update(replace(theirs.value, state=KeyState.SUSPENDED), mac(2))
+                there.audit.append(event(1))
+                there.commit()
+            here.audit.append(event(2))
+            with pytest.raises(
+                ConflictError,
+                match=re.escape(
+                    "Key ZMK-0001 was changed by another workstation after it was read "
+                    "here; nothing was saved. Open it again and retry."
+                ),
+            ):
+                here.keys.update(replace(seen.value, state=KeyState.DEACTIVATED), mac(3))
+            here.commit()  # nothing is left to commit: the conflict rolled back
+        with repository.unit_of_work() as uow:
+            got = uow.keys.get("k-1")
+            assert got is not None and got.mac == mac(2)
+            assert got.value.state is KeyState.SUSPENDED
+            assert [e.seq for e in uow.audit.entries()] == [1]  # only theirs
+            # read again, the update goes through, and again
+            uow.keys.update(replace(got.value, state=KeyState.DEACTIVATED), mac(4))
+            uow.keys.update(replace(got.value, state=KeyState.DEACTIVATED), mac(5))
+            uow.commit()
+        with repository.unit_of_work() as uow:
+            again = uow.keys.get("k-1")
+            assert again is not None and again.mac == mac(5)
+
+    def test_conflicts_on_every_kind_of_record(self, repository: Repository) -> None:
+        with repository.unit_of_work() as uow:
+            uow.people.add(person(1, "Alice"), mac(1))
+            uow.documents.add(Note("n-1", "key-a", None, "first"), b"mac1")
+            uow.commit()
+        # Three units of work read (each ends its transaction, as SQLite holds its write
+        # lock until then); a conflict rolls its unit of work back, so one each.
+        readers = [repository.unit_of_work() for _ in range(3)]
+        try:
+            readers[0].__enter__()
+            alice = readers[0].people.get("p-1")
+            readers[0].commit()
+            readers[1].__enter__()
+            note = readers[1].documents.get(Note, "n-1")
+            readers[1].commit()
+            readers[2].__enter__()
+            assert readers[2].policy.get() is None
+            readers[2].commit()
+            assert alice is not None and note is not None
+            with repository.unit_of_work() as there:
+                there.people.update(alice.value.with_status(Status.SUSPENDED), mac(2))
+                there.documents.update(replace(note.value, text="theirs"), b"mac2")
+                there.policy.put(PolicySet(idle_timeout_seconds=60), mac(3))
+                there.commit()
+            with pytest.raises(ConflictError, match=r"^Person Alice was changed"):
+                readers[0].people.update(alice.value.with_status(Status.REVOKED), mac(4))
+            with pytest.raises(ConflictError, match=r"^The note n-1 was changed"):
+                readers[1].documents.update(replace(note.value, text="mine"), b"mac4")
+            with pytest.raises(ConflictError, match=r"^The policy set was changed"):
+                readers[2].policy.put(PolicySet(idle_timeout_seconds=900), mac(5))
+        finally:
+            for reader in readers:
+                reader.__exit__(None, None, None)
+        with repository.unit_of_work() as uow:
+            got = uow.people.get("p-1")
+            assert got is not None and got.value.status is Status.SUSPENDED
+            doc = uow.documents.get(Note, "n-1")
+            assert doc is not None and doc.value.text == "theirs"
+            policy = uow.policy.get()
+            assert policy is not None and policy.value.idle_timeout_seconds == 60
+
     # key queries ---------------------------------------------------------------------
 
     @pytest.fixture
@@ -845,6 +931,56 @@ class TestSqliteSpecifics:
         with fresh.unit_of_work() as uow:
             assert isinstance(uow, SqliteUnitOfWork)
             uow.execute("INSERT INTO notes (text) VALUES ('x')")
+
+    def test_version_5_file_migrates_to_revisions_with_a_backup(self, repo_path: Path) -> None:
+        SqliteRepository(repo_path, migrations=MIGRATIONS[:5]).create()
+        k, t = key(1), template()
+        conn = sqlite3.connect(repo_path)
+        try:
+            conn.execute(
+                "INSERT INTO templates (id, name, name_key, record, mac) VALUES (?, ?, ?, ?, ?)",
+                (t.id, t.name, t.name.casefold(), canonical_bytes(t.to_record()).decode(), mac(0)),
+            )
+            conn.execute(
+                "INSERT INTO keys (id, label, state, key_usage, algorithm, template_id, kcv, "
+                "deactivation_date, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    k.id,
+                    k.label,
+                    k.state.value,
+                    k.key_usage,
+                    k.algorithm.value,
+                    k.template_id,
+                    k.kcv,
+                    format_time(k.deactivation_date),
+                    canonical_bytes(k.to_record()).decode(),
+                    mac(1),
+                ),
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        repo = SqliteRepository(repo_path)
+        with repo.unit_of_work() as uow:  # migrates to version 6 first
+            got = uow.keys.get("k-1")
+            assert got is not None and got.value == k
+            uow.keys.update(replace(k, state=KeyState.SUSPENDED), mac(2))
+            uow.commit()
+        backups = list(repo_path.parent.glob(repo_path.name + ".schema-v5.*.bak"))
+        assert len(backups) == 1
+        conn = sqlite3.connect(repo_path)
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'")
+            assert version.fetchone()[0] == str(CURRENT) == "6"
+            assert conn.execute("SELECT revision FROM keys").fetchone()[0] == 1
+            assert conn.execute("SELECT revision FROM templates").fetchone()[0] == 0
+        finally:
+            conn.close()
+        old = sqlite3.connect(backups[0])
+        try:
+            assert "revision" not in [r[1] for r in old.execute("PRAGMA table_info(keys)")]
+        finally:
+            old.close()
 
     def test_failed_migration_changes_nothing(self, repo_path: Path) -> None:
         SqliteRepository(repo_path).create()
