@@ -71,10 +71,10 @@ def _fail(address: TargetAddress, what: str) -> TargetError:
     where = {"agent": "agent", "pkcs11": "PKCS#11 token", "file": "file drop"}.get(
         address.kind, address.kind
     )
-    at = (
-        f"{address.token!r} in {address.location}" if address.kind == "pkcs11" else address.location
-    )
-    return TargetError(f"Target {address.name!r} ({where} at {at}): {what}.")
+    at = f"at {address.location}"
+    if address.kind == "pkcs11":
+        at = f"{address.token!r} in {address.location}"
+    return TargetError(f"Target {address.name!r} ({where} {at}): {what}.")
 
 
 class KeyStores:
@@ -179,6 +179,12 @@ class _AgentTarget:
                     self.address,
                     f"the agent refused the TLS connection ({_ssl_reason(exc)}; is the "
                     "workstation's client certificate from the CA the agent trusts?)",
+                ) from None
+            except ConnectionResetError:
+                raise _fail(
+                    self.address,
+                    "the agent reset the connection (it refused this workstation's client "
+                    "certificate, or it stopped)",
                 ) from None
             except (OSError, EOFError) as exc:
                 raise _fail(self.address, f"the connection was lost ({exc})") from None

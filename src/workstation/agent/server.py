@@ -246,11 +246,11 @@ class _Handler(socketserver.BaseRequestHandler):
             allowed = agent.config.allowed_clients
             if allowed and client not in allowed:
                 agent.log.warning("peer=%s client %r is not an allowed client", peer, client)
-                connection.sendall(
-                    encode_message(
-                        error_answer("refused", f"client {client!r} is not allowed here")
-                    )
-                )
+                # Answer its first request (not before it: a reset connection could lose the
+                # answer), then hang up.
+                if read_message(connection) is not None:
+                    refusal = error_answer("refused", f"client {client!r} is not allowed here")
+                    connection.sendall(encode_message(refusal))
                 return
             while True:
                 try:
@@ -261,7 +261,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 if message is None:
                     return
                 connection.sendall(encode_message(agent.handle(message, client)))
-        except (OSError, EOFError, ssl.SSLError):
+        except (OSError, EOFError, ssl.SSLError, ProtocolError):
             return
         finally:
             self.server.track(connection, False)
