@@ -567,9 +567,9 @@ class RecoveryService:
         PIN and share value."""
         pending = self._pending
         try:
-            if pending is None:
-                raise BadInput("No backup has been read for recovery; read one first.")
             try:
+                if pending is None:
+                    raise BadInput("No backup has been read for recovery; read one first.")
                 backup = self._read_signed(pending.backup.path)
                 if backup.digest != pending.backup.digest:
                     raise IntegrityError(
