@@ -13,8 +13,10 @@ longer counts), never only in a user interface (invariant 4).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from workstation.domain.audit import AuditActor, AuditEvent
@@ -83,6 +85,7 @@ class ServiceContext:
         tls_probe: TlsProbe | None = None,
         mailer: Mailer | None = None,
         key_stores: KeyStoreConnector | None = None,
+        open_repository_copy: Callable[[Path], Repository] | None = None,
     ) -> None:
         self.repository = repository
         self.hsm = hsm
@@ -93,6 +96,9 @@ class ServiceContext:
         self.tls_probe = tls_probe  # TLS endpoint discovery
         self.mailer = mailer  # the configured SMTP relay for expiry alerts, if any
         self.key_stores = key_stores  # key agents, PKCS#11 tokens and file drops
+        # Opens a repository copy (a backup's SQLite file) read for verification; built in
+        # bootstrap, since the services never name an adapter.
+        self.open_repository_copy = open_repository_copy
 
     # --- sealing -------------------------------------------------------------------------
 
