@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -378,8 +379,9 @@ class Fleet:
             agent.process = None
 
     def close(self) -> None:
-        for name in list(self.agents):
-            self.stop(name)
+        """Stop every agent (in parallel: each waits for its listener's poll)."""
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            list(pool.map(self.stop, list(self.agents)))
 
     def __enter__(self) -> Fleet:
         return self
