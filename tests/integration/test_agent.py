@@ -20,7 +20,7 @@ from workstation.agent.protocol import encode_message, read_message, status_requ
 from workstation.agent.server import open_agent_token
 from workstation.devtools.agent_fleet import Fleet, TestCa, write_client_files
 from workstation.errors import TargetError
-from workstation.services.ports import KeyDelivery, TargetAddress
+from workstation.services.ports import InstallReceipt, KeyDelivery, TargetAddress
 from workstation.standards import tr31
 from workstation.standards.kcv import key_check_value
 
@@ -327,3 +327,28 @@ def test_a_killed_agent_process_started_again_still_holds_its_keys(tmp_path: Pat
             assert not target.install(sent).installed
         finally:
             target.close()
+
+
+def test_a_tdes_kek_takes_version_b_blocks(softhsm_directory: Path, tmp_path: Path) -> None:
+    kek = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    key = bytes.fromhex("89E88CF7931444F334BD7547FC3F380C")
+    sent = KeyDelivery(
+        delivery_id="job-2/tdes",
+        key_id="tdes-1",
+        label="Legacy PEK",
+        version=1,
+        algorithm="TDES-2KEY",
+        kcv=key_check_value(key, family="TDES").hex().upper(),
+        key_block=tr31.wrap(kek, "B0000P0TE00E0000", key),
+    )
+    with Fleet.start(tmp_path / "fleet", 1, kek=kek, algorithm="TDES-2KEY") as fleet:
+        target = KeyStores(*fleet.client_files).connect(fleet.address("agent-001"))
+        try:
+            assert target.install(sent) == InstallReceipt(True, sent.kcv)
+            state = target.status()
+            with pytest.raises(TargetError, match="version D is not accepted"):
+                target.install(delivery(os.urandom(16), key_id="aes-1"))
+        finally:
+            target.close()
+    assert "KEK 'KEK' check value 08D7B4" in state.detail  # X9.24-1 legacy KCV of the KEK
+    assert state.holds("tdes-1", 1) is not None
