@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ from workstation.agent.config import AgentConfig, load_config
 from workstation.agent.main import init_agent, load_kek
 from workstation.agent.server import AgentServer
 from workstation.agent.tls import CSR_NAME, install_certificate, install_trust
+from workstation.config import DistributionConfig
 from workstation.services.ports import TargetAddress
 
 __all__ = ["ClientFiles", "Fleet", "FleetAgent", "TestCa", "write_client_files"]
@@ -148,8 +150,12 @@ class ClientFiles:
     key: Path
     trust: Path
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Path]:
         return iter((self.certificate, self.key, self.trust))
+
+    def distribution_config(self, timeout: float = 10.0) -> DistributionConfig:
+        """The workstation's ``[distribution]`` section for these files."""
+        return DistributionConfig(str(self.certificate), str(self.key), str(self.trust), timeout)
 
 
 def write_client_files(
