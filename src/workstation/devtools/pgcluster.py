@@ -81,13 +81,16 @@ class PgCluster:
     machine may lose the cluster, which is thrown away anyway.
     """
 
-    def __init__(self, *, durable: bool = False, base: Path | None = None) -> None:
+    def __init__(
+        self, *, durable: bool = False, base: Path | None = None, keep: Path | None = None
+    ) -> None:
         self.bin_dir = find_bin_dir()
         self.durable = durable
         self.password = secrets.token_urlsafe(18)
         self.port = 0
         self.host = "127.0.0.1"
         self._base = base
+        self._keep = keep  # a directory kept between runs (benchmarks): not removed
         self._dir: Path | None = None
         self._as_root = os.geteuid() == 0
         self._running = False
@@ -121,42 +124,20 @@ class PgCluster:
     def start(self) -> PgCluster:
         if self._running:
             return self
-        self._dir = Path(tempfile.mkdtemp(prefix="kcw-pg-", dir=self._base))
+        if self._keep is not None:
+            self._keep.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._dir = self._keep
+        else:
+            self._dir = Path(tempfile.mkdtemp(prefix="kcw-pg-", dir=self._base))
         try:
-            pwfile = self._dir / "superuser.pw"
-            pwfile.write_text(self.password + "\n")
-            pwfile.chmod(0o600)
             if self._as_root:
                 shutil.chown(self._dir, SYSTEM_USER, SYSTEM_USER)
-                shutil.chown(pwfile, SYSTEM_USER, SYSTEM_USER)
-            self._run(
-                "initdb",
-                "-D",
-                str(self.data_dir),
-                "-U",
-                SUPERUSER,
-                f"--pwfile={pwfile}",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--encoding=UTF8",
-                "--locale=C.UTF-8",
-                "--no-instructions",
-            )
-            pwfile.unlink()
+            pwfile = self._dir / "superuser.pw"
+            if (self.data_dir / "PG_VERSION").is_file() and pwfile.is_file():
+                self.password = pwfile.read_text().strip()  # a kept cluster
+            else:
+                self._initdb(pwfile)
             self.port = _free_port()
-            settings = [
-                "listen_addresses = '127.0.0.1'",
-                f"port = {self.port}",
-                f"unix_socket_directories = '{self.socket_dir}'",
-                "max_connections = 60",
-                "shared_buffers = '256MB'",
-                "work_mem = '16MB'",
-                "maintenance_work_mem = '256MB'",
-            ]
-            if not self.durable:
-                settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
-            with (self.data_dir / "postgresql.conf").open("a") as conf:
-                conf.write("\n# kcw private cluster\n" + "\n".join(settings) + "\n")
             self._run(
                 "pg_ctl",
                 "start",
@@ -167,12 +148,48 @@ class PgCluster:
                 str(self.data_dir),
                 "-l",
                 str(self.directory / "server.log"),
+                "-o",
+                f"-p {self.port}",
             )
             self._running = True
         except BaseException:
             self._remove()
             raise
         return self
+
+    def _initdb(self, pwfile: Path) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        pwfile.write_text(self.password + "\n")
+        pwfile.chmod(0o600)
+        if self._as_root:
+            shutil.chown(pwfile, SYSTEM_USER, SYSTEM_USER)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        )
+        if self._keep is None:
+            pwfile.unlink()
+        settings = [
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "max_connections = 60",
+            "shared_buffers = '256MB'",
+            "work_mem = '16MB'",
+            "maintenance_work_mem = '256MB'",
+        ]
+        if not self.durable:
+            settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\n# kcw private cluster\n" + "\n".join(settings) + "\n")
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its directory."""
@@ -184,7 +201,7 @@ class PgCluster:
             self._remove()
 
     def _remove(self) -> None:
-        if self._dir is not None:
+        if self._dir is not None and self._keep is None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
