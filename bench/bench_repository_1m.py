@@ -24,12 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -38,6 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for bench_gui_inventory
 
 import psycopg
 from cryptography.hazmat.primitives import serialization
@@ -46,12 +45,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from tests.fakes import FakeCardData, FakeClock, FakeHsm, FakeReaders
 
+import bench_gui_inventory
 from workstation.adapters.repository_postgres import PostgresRepository
 from workstation.adapters.repository_sqlite import SqliteRepository
 from workstation.devtools.pgcluster import PgCluster
 from workstation.domain.algorithms import KeyAlgorithm
-from workstation.domain.keys import KeyState, ManagedKey
-from workstation.domain.templates import seed_templates
+from workstation.domain.keys import KeyState
 from workstation.gui.inventory import KeysPage
 from workstation.gui.state import AppState
 from workstation.services.app import WorkstationServices
@@ -63,15 +62,6 @@ TARGET_MS = 100.0
 PIN = "123456"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 OFFICERS = ("Olivia Grant", "Oscar Lindqvist")
-BATCH = 20_000
-STATES = [
-    (KeyState.ACTIVE, 60),
-    (KeyState.PRE_ACTIVATION, 15),
-    (KeyState.SUSPENDED, 5),
-    (KeyState.DEACTIVATED, 12),
-    (KeyState.COMPROMISED, 2),
-    (KeyState.DESTROYED, 6),
-]
 
 
 # --- a workstation on fakes, whose secrets survive between runs ----------------------------
@@ -126,45 +116,9 @@ class World:
         }
         self.secrets_file.write_text(json.dumps(data))
 
-    def insert_keys(self, n: int, seed: int = 7) -> None:
-        rng = random.Random(seed)
-        templates = [t for t in seed_templates() if t.algorithm.is_symmetric]
-        states = [s for s, _ in STATES]
-        weights = [w for _, w in STATES]
-        batch: list[tuple[ManagedKey, bytes]] = []
-        started = time.perf_counter()
-        for i in range(n):
-            template = templates[i % len(templates)]
-            created = NOW - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1439))
-            state = rng.choices(states, weights)[0]
-            key = ManagedKey(
-                id=uuid.UUID(int=rng.getrandbits(128)).hex,
-                label=f"{template.label_pattern.split('-')[0]}-{i:07d}",
-                template_id=template.id,
-                algorithm=template.algorithm,
-                key_usage=template.key_usage,
-                mode_of_use=template.mode_of_use,
-                exportability=template.exportability,
-                kcv=f"{rng.getrandbits(24):06X}",
-                wrapped=None if state is KeyState.DESTROYED else rng.randbytes(40),
-                public_key=None,
-                state=state,
-                version=1,
-                created_at=created,
-                activation_date=created,
-                deactivation_date=created + timedelta(days=template.crypto_period_days),
-                state_changed_at=created,
-            )
-            batch.append((key, self.hsm.bind(key.binding_bytes())))
-            if len(batch) == BATCH or i == n - 1:
-                with self.repo.unit_of_work() as uow:
-                    uow.keys.add_many(batch)
-                    uow.commit()
-                batch = []
-                done = i + 1
-                rate = done / (time.perf_counter() - started)
-                print(f"\r  {done:,} keys written ({rate:,.0f}/s)", end="", flush=True)
-        print()
+    # insert_keys(n): the key rows of bench_gui_inventory.py (varied templates, states and
+    # dates, sealed by the fake HSM), written through add_many in batches.
+    insert_keys = bench_gui_inventory.World.insert_keys
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> str:
@@ -193,7 +147,7 @@ def open_sqlite(cache: Path, n: int) -> tuple[Repository, Path]:
         print(f"building the SQLite repository of {n:,} keys (once) in {path}")
         world = World(SqliteRepository(path), cache / f"keys-{n}.sqlite3.secrets.json")
         world.initialise()
-        world.insert_keys(n)
+        print(f"  written in {world.insert_keys(n):.0f} s")
         world.services.close()
         done.touch()
     return SqliteRepository(path), cache / f"keys-{n}.sqlite3.secrets.json"
@@ -217,7 +171,7 @@ def open_postgres(cache: Path, n: int) -> Iterator[tuple[Repository, Path]]:
                 cache / f"{name}.secrets.json",
             )
             world.initialise()
-            world.insert_keys(n)
+            print(f"  written in {world.insert_keys(n):.0f} s")
             world.services.close()
             with psycopg.connect(cluster.admin_conninfo(name), autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")  # autovacuum would, in its own time
@@ -274,7 +228,7 @@ def queries() -> list[tuple[str, KeyQuery]]:
                 limit=page,
             ),
         ),
-        ("label contains 'zmk-00012'", KeyQuery(label="zmk-00012", limit=page)),
+        ("label contains 'zmk-0012'", KeyQuery(label="zmk-0012", limit=page)),
         ("label contains '4242' (rare)", KeyQuery(label="4242", limit=page)),
         ("kcv starts 'A1B'", KeyQuery(kcv="a1b", limit=page)),
         (

@@ -3,7 +3,10 @@
 One file (stdlib ``sqlite3``) in WAL mode. Every record is stored as its canonical JSON
 (``workstation.domain.records.canonical_bytes(x.to_record())``) beside the HSM MAC the
 services computed over it; the few columns queries need (labels, states, dates, ...) are
-copied out of the record into indexed columns, and checked against it on every read.
+copied out of the record into indexed columns, and checked against it on every read. The
+records, queries and optimistic concurrency (a revision per mutable record, since schema
+version 6) are shared with the PostgreSQL repository in ``repository_common``; this module
+holds what is SQLite's own: the file, the schema and its migrations, transactions, errors.
 
 Transactions: ``unit_of_work()`` opens its own connection; ``with uow:`` starts
 ``BEGIN IMMEDIATE``, so writers queue for the write lock *before* they read the head of the
