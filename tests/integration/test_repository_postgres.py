@@ -260,6 +260,12 @@ def test_backup_is_a_sqlite_repository_and_restores_into_an_empty_database(
     target = tmp_path / "backup.sqlite3"
     pg_repository.backup(target)
     assert target.stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob("backup.sqlite3?*"))  # one file, nothing beside it
+    check = sqlite3.connect(target)
+    try:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        check.close()
     with pytest.raises(BadInput, match="exists already"):
         pg_repository.backup(target)
     copy = SqliteRepository(target)

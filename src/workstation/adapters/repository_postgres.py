@@ -508,6 +508,7 @@ class PostgresRepository:
                         while rows := cursor.fetchmany(FETCH_BATCH):
                             out.executemany(insert, rows)
                 out.execute("COMMIT")
+                out.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
                 conn.execute("COMMIT")
             finally:
                 out.close()
