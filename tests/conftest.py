@@ -7,5 +7,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest_plugins = [
     "tests.fixtures.hsm",
     "tests.fixtures.pcsc",
+    "tests.fixtures.postgres",
     "tests.fixtures.repository",
 ]

@@ -28,6 +28,7 @@ from workstation.services.ports import (
     GeneratedKey,
     Hsm,
     HsmInfo,
+    KeyStoreConnector,
     Mailer,
     PrintQueue,
     Repository,
@@ -187,9 +188,40 @@ def build_hsm(config: WorkstationConfig) -> Hsm:
 
 
 def build_repository(config: WorkstationConfig) -> Repository:
+    """``[repository] url`` selects the shared PostgreSQL repository (docs/postgresql.md);
+    otherwise the SQLite file at ``path``."""
+    if config.repository_url:
+        from workstation.adapters.repository_postgres import PostgresRepository
+
+        return PostgresRepository(config.repository_url, password=config.repository_password())
     from workstation.adapters.repository_sqlite import SqliteRepository
 
     return SqliteRepository(config.database)
+
+
+def open_repository_copy(path: Path) -> Repository:
+    """A repository copy as a backup holds it (an SQLite file, whatever the workstation's
+    own repository is), opened for the backup's verification and counts."""
+    from workstation.adapters.repository_sqlite import SqliteRepository
+
+    return SqliteRepository(path)
+
+
+def build_key_stores(config: WorkstationConfig) -> KeyStoreConnector | None:
+    """The key store targets' connector with the ``[distribution]`` client TLS files, or
+    None without that section (PKCS#11 and file drop targets need no TLS files, but the
+    section is what says the workstation distributes keys)."""
+    if config.distribution is None:
+        return None
+    from workstation.adapters.key_stores import KeyStores
+
+    d = config.distribution
+    return KeyStores(
+        config.resolve(d.client_certificate),
+        config.resolve(d.client_key),
+        config.resolve(d.trust),
+        timeout=d.timeout,
+    )
 
 
 def build_readers(config: WorkstationConfig) -> CardReaders:
@@ -278,5 +310,7 @@ def build(
         print_queue=build_print_queue(config),
         tls_probe=SslTlsProbe(),
         mailer=build_mailer(config),
+        key_stores=build_key_stores(config),
+        open_repository_copy=open_repository_copy,
     )
     return config, WorkstationServices(ctx)

@@ -13,7 +13,9 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     SOFTHSM2_CONF = "hsm/softhsm2.conf"
 
     [repository]
-    path = "workstation.db"
+    path = "workstation.db"        # an SQLite file, or a shared PostgreSQL database:
+    # url = "postgresql://kcw@db.bank.example:5432/kcw?sslmode=verify-full&sslrootcert=db-ca.pem"
+    # password_source = "env:KCW_DB_PASSWORD"   # or "file:db/password", or "prompt"
 
     [cards]
     reader_filter = ""             # only readers whose name contains this; empty: all
@@ -30,6 +32,12 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     username = "kcw-alerts"        # optional: log in (only ever over TLS)
     password_source = "env:KCW_SMTP_PASSWORD"   # or "file:mail/password", or "prompt"
     ca_file = "mail/relay-ca.pem"  # optional: trust anchors for the relay's certificate
+
+    [distribution]                 # key agents: the workstation's client TLS files
+    client_certificate = "distribution/client.crt"
+    client_key = "distribution/client.key"
+    trust = "distribution/agents-ca.pem"   # the CA that issues the agents' certificates
+    timeout = 10                   # optional: seconds to connect and for each answer
 
 Relative paths are relative to the home directory. With no ``[hsm]`` section the
 workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``.
@@ -82,6 +90,36 @@ class MailConfig:
 MAIL_SECURITY = ("starttls", "tls", "none")
 
 
+@dataclass
+class DistributionConfig:
+    """The workstation's client TLS files for key agents (``[distribution]``)."""
+
+    client_certificate: str
+    client_key: str
+    trust: str  # the CA that issues the agents' certificates
+    timeout: float = 10.0  # seconds to connect to a target and for each answer
+
+
+def _distribution_config(data: object, path: Path) -> DistributionConfig | None:
+    if not isinstance(data, dict):
+        return None
+    try:
+        timeout = float(data.get("timeout", 10.0))
+        config = DistributionConfig(
+            client_certificate=str(data["client_certificate"]),
+            client_key=str(data["client_key"]),
+            trust=str(data["trust"]),
+            timeout=timeout,
+        )
+    except KeyError as exc:
+        raise BadInput(f"{path}: [distribution] needs {exc.args[0]!r}.") from None
+    except (TypeError, ValueError):
+        raise BadInput(f"{path}: [distribution] timeout must be a number of seconds.") from None
+    if not 0 < config.timeout <= 600:
+        raise BadInput(f"{path}: [distribution] timeout must be between 0 and 600 seconds.")
+    return config
+
+
 def _mail_config(data: object, path: Path) -> MailConfig | None:
     if not isinstance(data, dict):
         return None
@@ -121,6 +159,9 @@ class WorkstationConfig:
     printer: str | None = None
     print_command: str = "lp"
     mail: MailConfig | None = None
+    repository_url: str = ""  # [repository] url: a shared PostgreSQL repository
+    repository_password_source: str = ""  # "env:NAME", "file:PATH" or "prompt"
+    distribution: DistributionConfig | None = None
 
     @property
     def path(self) -> Path:
@@ -182,6 +223,32 @@ class WorkstationConfig:
             f"Unknown [mail] password_source {source!r}; use 'prompt', 'env:NAME' or 'file:PATH'."
         )
 
+    def repository_password(self) -> str | None:
+        """The shared repository's password from ``[repository] password_source``; None
+        without one (libpq then looks at PGPASSWORD and ~/.pgpass)."""
+        source = self.repository_password_source
+        if not source:
+            return None
+        kind, _, where = source.partition(":")
+        if kind == "env" and os.environ.get(where):
+            return os.environ[where]
+        if kind == "env":
+            raise BadInput(f"The repository password is to come from ${where}, which is not set.")
+        if kind == "file":
+            try:
+                return self.resolve(where).read_text().strip()
+            except OSError as exc:
+                raise BadInput(
+                    f"Cannot read the repository password file {self.resolve(where)}: "
+                    f"{exc.strerror}."
+                ) from None
+        if source == "prompt":
+            return getpass.getpass("Password of the shared repository (PostgreSQL): ")
+        raise BadInput(
+            f"Unknown [repository] password_source {source!r}; use 'prompt', 'env:NAME' or "
+            "'file:PATH'."
+        )
+
     def hsm_environment(self) -> dict[str, str]:
         assert self.hsm is not None
         env: dict[str, str] = {}
@@ -217,6 +284,10 @@ def load_config(home: Path) -> WorkstationConfig:
     db_name = (
         str(repo.get("path", "workstation.db")) if isinstance(repo, dict) else "workstation.db"
     )
+    repo_url = str(repo.get("url", "")) if isinstance(repo, dict) else ""
+    if repo_url and not repo_url.startswith(("postgresql://", "postgres://")):
+        raise BadInput(f"{path}: [repository] url must start with postgresql://.")
+    repo_password = str(repo.get("password_source", "")) if isinstance(repo, dict) else ""
     cards = data.get("cards")
     reader_filter = str(cards.get("reader_filter", "")) if isinstance(cards, dict) else ""
     printing = data.get("printing")
@@ -235,6 +306,9 @@ def load_config(home: Path) -> WorkstationConfig:
         printer=printer,
         print_command=print_command,
         mail=_mail_config(data.get("mail"), path),
+        repository_url=repo_url,
+        repository_password_source=repo_password,
+        distribution=_distribution_config(data.get("distribution"), path),
     )
     config.database = config.resolve(db_name)
     return config
@@ -264,7 +338,12 @@ def save_config(config: WorkstationConfig) -> None:
         db = str(config.database.relative_to(config.home))
     except ValueError:
         db = str(config.database)
-    lines += ["[repository]", f"path = {_toml_string(db)}", ""]
+    lines += ["[repository]", f"path = {_toml_string(db)}"]
+    if config.repository_url:
+        lines.append(f"url = {_toml_string(config.repository_url)}")
+    if config.repository_password_source:
+        lines.append(f"password_source = {_toml_string(config.repository_password_source)}")
+    lines.append("")
     lines += ["[cards]", f"reader_filter = {_toml_string(config.reader_filter)}", ""]
     lines.append("[printing]")
     if config.printer:
@@ -281,6 +360,16 @@ def save_config(config: WorkstationConfig) -> None:
         if m.ca_file:
             lines.append(f"ca_file = {_toml_string(m.ca_file)}")
         lines.append("")
+    if config.distribution is not None:
+        d = config.distribution
+        lines += [
+            "[distribution]",
+            f"client_certificate = {_toml_string(d.client_certificate)}",
+            f"client_key = {_toml_string(d.client_key)}",
+            f"trust = {_toml_string(d.trust)}",
+            f"timeout = {d.timeout}",
+            "",
+        ]
     lines += ["[demo]", f"enabled = {'true' if config.demo else 'false'}", ""]
     config.home.mkdir(parents=True, exist_ok=True)
     tmp = config.path.with_suffix(".toml.tmp")

@@ -75,3 +75,27 @@ def test_standards_package_stands_alone():
         if name.split(".")[0] not in allowed and not name.startswith("workstation.standards")
     ]
     assert bad == []
+
+
+def test_the_agent_is_a_program_of_its_own():
+    """``workstation.agent`` (the key agent beside an application) uses the standards, the
+    SoftHSM2 provisioning and PKCS#11, never the workstation's services or user interfaces."""
+    forbidden = (
+        "workstation.services",
+        "workstation.domain",
+        "workstation.gui",
+        "workstation.bootstrap",
+        "workstation.cli",
+        "workstation.flows",
+        "workstation.devtools",
+        "PySide6",
+    )
+    files = sorted((SRC / "agent").rglob("*.py"))
+    assert files
+    offences = [
+        f"{f.relative_to(SRC)} imports {name}"
+        for f in files
+        for name in imported_modules(f)
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
+    ]
+    assert offences == []

@@ -27,6 +27,8 @@ from workstation.services.distribution import JobReport
 from .console import emit, table
 
 if TYPE_CHECKING:
+    from workstation.services.session import Session
+
     from .main import Cli
 
 EXIT_OK = 0
@@ -198,7 +200,8 @@ def _report_lines(r: JobReport) -> list[str]:
     return lines
 
 
-def _run(cli: Cli, job: DistributionJob) -> int:
+def _run(cli: Cli, session: Session, job: DistributionJob) -> int:
+    """Run a job just made, in the session that made it (``--no-run``: leave it)."""
     if cli.args.no_run:
         emit(
             cli.json,
@@ -207,10 +210,7 @@ def _run(cli: Cli, job: DistributionJob) -> int:
             f"`jobs run {job.id[:12]}`.",
         )
         return EXIT_OK
-    with cli.session() as session:
-        report = cli.services.distribution.run(
-            session, job.id, progress=_progress(cli, "key stores")
-        )
+    report = cli.services.distribution.run(session, job.id, progress=_progress(cli, "key stores"))
     emit(cli.json, _report_data(report), _report_lines(report))
     return EXIT_OK if report.job.state is JobState.DONE else EXIT_INCOMPLETE
 
@@ -227,7 +227,7 @@ def cmd_distribute(cli: Cli) -> int:
             max_attempts=a.attempts,
             backoff_seconds=a.backoff,
         )
-    return _run(cli, job)
+        return _run(cli, session, job)
 
 
 def cmd_rotate_all(cli: Cli) -> int:
@@ -244,7 +244,7 @@ def cmd_rotate_all(cli: Cli) -> int:
             backoff_seconds=a.backoff,
             progress=_progress(cli, "keys"),
         )
-    return _run(cli, job)
+        return _run(cli, session, job)
 
 
 def cmd_jobs_list(cli: Cli) -> int:

@@ -112,6 +112,7 @@ __all__ = [
     "key_strength",
     "parse",
     "unwrap",
+    "unwrap_with_binding_keys",
     "wrap",
 ]
 
@@ -1314,4 +1315,99 @@ def unwrap(
     _check_kcv_blocks(header, key, kbpk, v)
     if not allow_weaker_kbpk:
         check_strength(kbpk, v.kbpk_algorithm, key, header.algorithm)
+    return header, key
+
+
+def unwrap_with_binding_keys(
+    kbek: bytes | bytearray,
+    kbak: bytes | bytearray,
+    key_block: str,
+    *,
+    kbpk_strength: int,
+    kbpk_check_value: Callable[[str, int], bytes] | None = None,
+) -> tuple[Header, bytearray]:
+    """Unwrap a key derivation binding block (versions B, D, E) with its KBEK and KBAK.
+
+    For a KBPK that never leaves an HSM: the HSM derives the KBEK and KBAK (the CMACs of
+    :func:`derive_binding_keys`, computed with the KBPK inside it) and only they reach this
+    function. Everything :func:`unwrap` checks is checked the same way, except what needs
+    the KBPK itself, which the caller supplies:
+
+    Parameters
+    ----------
+    kbek, kbak : bytes or bytearray
+        The derived key block encryption and authentication keys, as long as the KBPK.
+    key_block : str
+        A version B, D or E key block.
+    kbpk_strength : int
+        The KBPK's security strength in bits (:func:`key_strength`), for the strength rule.
+    kbpk_check_value : callable, optional
+        ``(algorithm, length) -> bytes``: the KBPK's check value by KCV algorithm ``"00"``
+        (legacy) or ``"01"`` (CMAC), to check a KP optional block. Without it a block with
+        a KP optional block is refused.
+
+    Raises
+    ------
+    TR31Error
+        As :func:`unwrap`, and for a version A or C block (key variant binding has no
+        derived keys an HSM could hand out without the KBPK).
+    """
+    header, end, v = _read(key_block)
+    version = header.version_id
+    if version in "AC":
+        raise TR31Error(
+            f"Key block version {version} uses key variant binding; only B, D and E blocks "
+            "can be unwrapped with derived binding keys"
+        )
+    if len(kbek) not in v.kbpk_lengths or len(kbak) != len(kbek):
+        raise TR31Error(
+            f"Binding keys of {len(kbek)} and {len(kbak)} bytes do not fit version {version}"
+        )
+    head = key_block[:end].encode("ascii")
+    body = bytes.fromhex(key_block[end:])
+    encrypted, mac = body[: -v.mac_len], body[-v.mac_len :]
+    if version == "B":
+        clear = bytearray(tdes_cbc_decrypt(kbek, mac, encrypted))
+    elif version == "D":
+        clear = bytearray(aes_cbc_decrypt(kbek, mac, encrypted))
+    else:
+        clear = bytearray(aes_ctr(kbek, mac, encrypted))
+    try:
+        if not hmac.compare_digest(_mac(_cmac_context(v.family, kbak), head, clear), mac):
+            raise TR31Error(
+                "Key block MAC does not verify: the KBPK is wrong or the block was altered"
+            )
+        bits = int.from_bytes(clear[:2], "big")
+        if bits % 8 or bits == 0 or 2 + bits // 8 > len(clear):
+            raise TR31Error(
+                f"Decrypted key length field ({bits} bits) does not give a key in the payload"
+            )
+        key = clear[2 : 2 + bits // 8]  # a bytearray the caller wipes
+    finally:
+        clear[:] = bytes(len(clear))
+    try:
+        _check_key_length(len(key), header.algorithm)
+        for bid, data in header.blocks:
+            if bid == "KC":
+                _check_kcv(bid, data, key, _family_of(header.algorithm), "key")
+            elif bid == "KP":
+                algorithm, received = _kcv_block(bid, data)
+                if kbpk_check_value is None:
+                    raise TR31Error("Optional block 'KP' cannot be checked: the KBPK is in an HSM")
+                expected = kbpk_check_value(algorithm, len(received))
+                if not hmac.compare_digest(expected, received):
+                    raise TR31Error(
+                        f"Optional block 'KP' check value {received.hex().upper()} does not match "
+                        f"the KBPK: expected {expected.hex().upper()}"
+                    )
+        wrapped, wrapped_name = _strength(key, header.algorithm)
+        if kbpk_strength < wrapped:
+            raise TR31Error(
+                f"KBPK ({kbpk_strength} bits) is weaker than the key it protects "
+                f"({wrapped_name}, {wrapped} bits): ANSI X9.143 and PCI PIN Security Requirement "
+                "18-3 require a wrapping key at least as strong (NIST SP 800-57 Part 1 Table 2)"
+            )
+    except BaseException:
+        key[:] = bytes(len(key))
+        raise
     return header, key
