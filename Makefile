@@ -44,6 +44,7 @@ bench: venv
 	$(PY) bench/bench_tr31.py
 	$(PY) bench/bench_dukpt.py
 	$(PY) bench/bench_dukpt_job.py
+	$(PY) bench/bench_distribution.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_repository_1m.py
 
 clean:

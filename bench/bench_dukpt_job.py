@@ -23,23 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
-from workstation.adapters.repository_sqlite import SqliteRepository
-from workstation.adapters.smartcard_pcsc import PcscCardReaders
-from workstation.adapters.softhsm import provision_softhsm
-from workstation.devtools.card_issuer import issue_card
-from workstation.devtools.pcscd import ensure_pcscd, stop_pcscd
-from workstation.devtools.virtual_piv import VirtualCard, VirtualCardSlot
-from workstation.domain.people import Role
+from _stack import BenchStack
 from workstation.domain.policy import Action
-from workstation.services.app import WorkstationServices
-from workstation.services.context import ServiceContext
-from workstation.services.initialise import OfficerCard
 from workstation.services.interchange import consecutive_ksns
-from workstation.services.session import Session
 from workstation.standards import dukpt, tr31
-
-PIN = "123456"
 
 
 def bare_loop(bdk: bytes, kek: bytes, ksns: list[str]) -> float:
@@ -57,109 +44,53 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="kcw-bench-dukpt-") as tmp_name:
-        tmp = Path(tmp_name)
-        ports = ensure_pcscd(tmp / "pcscd")
-        readers = list(ports)
-        token = provision_softhsm(tmp / "hsm", "kcw-bench")
-        hsm = Pkcs11Hsm(
-            token.module_path, token.label, token.read_user_pin(), environment=token.environment
+    with (
+        tempfile.TemporaryDirectory(prefix="kcw-bench-dukpt-") as tmp_name,
+        BenchStack(Path(tmp_name)) as stack,
+    ):
+        services, hsm = stack.services, stack.hsm
+        admins = stack.log_on("Olivia", "Sam")
+        services.templates.create(
+            admins,
+            name="Bench transport KEK",
+            algorithm="AES-256",
+            key_usage="K0",
+            mode_of_use="B",
+            exportability="E",
+            crypto_period_days=365,
+            label_pattern="KEK-{seq:03d}",
         )
-        services = WorkstationServices(
-            ServiceContext(
-                repository=SqliteRepository(tmp / "ws.db"),
-                hsm=hsm,
-                readers=PcscCardReaders(reader_filter="KCW Virtual"),
-            )
+        services.interchange.add_partner(admins, "Key injection facility", "device-vendor")
+        admins.close()
+        custodians = stack.log_on("Cara", "Carl")
+        bdk = services.keys.generate(custodians, "AES base derivation key (test)").keys[0]
+        kek = services.keys.generate(custodians, "Bench transport KEK").keys[0]
+        custodians.close()
+        activators = stack.log_on("Cara", "Sam")
+        for key in (bdk, kek):
+            services.keys.change_state(activators, key.label, Action.ACTIVATE_KEY)
+        activators.close()
+
+        ksns = consecutive_ksns("1234567800000000", args.n)
+        assert bdk.wrapped is not None and kek.wrapped is not None
+        baseline = bare_loop(
+            bytes(hsm.export_clear_key(bdk.algorithm, bdk.wrapped)),
+            bytes(hsm.export_clear_key(kek.algorithm, kek.wrapped)),
+            ksns,
         )
-        slots: dict[int, VirtualCardSlot] = {}
-        cards: dict[str, VirtualCard] = {}
-
-        def pin() -> bytearray:
-            return bytearray(PIN.encode())
-
-        def log_on(*who: tuple[str, int]) -> Session:
-            session = services.logon.open_session()
-            for name, index in who:
-                if index not in slots:
-                    cards.setdefault(name, issue_card(tmp / "cards" / f"{name}.json", name, PIN))
-                    slots[index] = VirtualCardSlot(cards[name])
-                    slots[index].insert(ports[readers[index]])
-                services.logon.log_on(session, readers[index], pin())
-            return session
-
-        try:
-            for index, name in ((0, "Olivia"), (1, "Oscar")):
-                cards[name] = issue_card(tmp / "cards" / f"{name}.json", name, PIN)
-                slots[index] = VirtualCardSlot(cards[name])
-                slots[index].insert(ports[readers[index]])
-            services.init.initialise(
-                [OfficerCard(readers[0], "Olivia", pin()), OfficerCard(readers[1], "Oscar", pin())]
-            )
-            officers = log_on(("Olivia", 0), ("Oscar", 1))
-            for index, name, role in (
-                (2, "Cara", Role.KEY_CUSTODIAN),
-                (3, "Carl", Role.KEY_CUSTODIAN),
-                (4, "Sam", Role.SUPERVISOR),
-            ):
-                cards[name] = issue_card(tmp / "cards" / f"{name}.json", name, PIN)
-                slots[index] = VirtualCardSlot(cards[name])
-                slots[index].insert(ports[readers[index]])
-                services.people.enrol(
-                    officers,
-                    name=name,
-                    roles=[role],
-                    reader=readers[index],
-                    pin=pin(),
-                )
-            officers.close()
-            admins = log_on(("Olivia", 0), ("Sam", 4))
-            services.templates.create(
-                admins,
-                name="Bench transport KEK",
-                algorithm="AES-256",
-                key_usage="K0",
-                mode_of_use="B",
-                exportability="E",
-                crypto_period_days=365,
-                label_pattern="KEK-{seq:03d}",
-            )
-            services.interchange.add_partner(admins, "Key injection facility", "device-vendor")
-            admins.close()
-            custodians = log_on(("Cara", 2), ("Carl", 3))
-            bdk = services.keys.generate(custodians, "AES base derivation key (test)").keys[0]
-            kek = services.keys.generate(custodians, "Bench transport KEK").keys[0]
-            custodians.close()
-            activators = log_on(("Cara", 2), ("Sam", 4))
-            for key in (bdk, kek):
-                services.keys.change_state(activators, key.label, Action.ACTIVATE_KEY)
-            activators.close()
-
-            ksns = consecutive_ksns("1234567800000000", args.n)
-            assert bdk.wrapped is not None and kek.wrapped is not None
-            baseline = bare_loop(
-                bytes(hsm.export_clear_key(bdk.algorithm, bdk.wrapped)),
-                bytes(hsm.export_clear_key(kek.algorithm, kek.wrapped)),
-                ksns,
-            )
-            exporters = log_on(("Cara", 2), ("Carl", 3), ("Sam", 4))
-            start = time.perf_counter()
-            result = services.interchange.export_initial_keys(
-                exporters,
-                bdk.label,
-                kek.label,
-                ksns,
-                partner="Key injection facility",
-            )
-            text = result.text()
-            elapsed = time.perf_counter() - start
-            exporters.close()
-            assert len(result.lines) == args.n and result.stopped is None
-        finally:
-            for slot in slots.values():
-                slot.remove()
-            services.close()
-            stop_pcscd(tmp / "pcscd")  # only if this run started it
+        exporters = stack.log_on("Cara", "Carl", "Sam")
+        start = time.perf_counter()
+        result = services.interchange.export_initial_keys(
+            exporters,
+            bdk.label,
+            kek.label,
+            ksns,
+            partner="Key injection facility",
+        )
+        text = result.text()
+        elapsed = time.perf_counter() - start
+        exporters.close()
+        assert len(result.lines) == args.n and result.stopped is None
 
     print(
         f"standards modules alone (baseline), {args.n:,} devices: {baseline:6.2f} s "

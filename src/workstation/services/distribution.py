@@ -32,7 +32,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -745,8 +745,11 @@ class DistributionService:
                     continue
                 batch = ready[: self.workers * 4]
                 prepared = self._prepare(job, batch)
-                for contact in pool.map(lambda p: self._contact(connector, *p), prepared):
-                    self._record(session, job, contact)
+                futures = [pool.submit(self._contact, connector, *p) for p in prepared]
+                # Each outcome is recorded as soon as its target has answered, while the
+                # others are still being contacted.
+                for future in as_completed(futures):
+                    self._record(session, job, future.result())
                     if stop():
                         break
         if not job.state.finished:
