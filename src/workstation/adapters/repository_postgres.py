@@ -144,8 +144,11 @@ _SCHEMA: tuple[str, ...] = (
     "CREATE INDEX keys_facets ON keys(state, algorithm, key_usage, template_id, label)",
     "CREATE INDEX keys_state_expiry ON keys(state, deactivation_date, label)",
     "CREATE INDEX keys_expiry ON keys(deactivation_date, state, label) WHERE state <> 'destroyed'",
-    # The label search reads (label, label_key) from this index alone, in label order.
-    "CREATE INDEX keys_label_search ON keys(label) INCLUDE (label_key)",
+    # Every filter column and the id, in label order: a page of any combination of
+    # filters (and the label search, on label_key) walks this index alone, in label order,
+    # and stops at the page's end.
+    "CREATE INDEX keys_label_search ON keys(label) INCLUDE "
+    "(label_key, state, key_usage, algorithm, template_id, kcv, deactivation_date, id)",
     f"""CREATE TABLE key_events (
         id {_ID},
         key_id {_T} NOT NULL REFERENCES keys(id),
@@ -333,6 +336,9 @@ class PostgresRepository:
             ) from None
         try:
             conn.execute(f"SET lock_timeout = {int(LOCK_TIMEOUT_MS)}")
+            # Short queries: compiling them (JIT) costs more than it saves (20 ms of a
+            # 1,000,000-key label search went into JIT compilation).
+            conn.execute("SET jit = off")
         except psycopg.Error as exc:
             conn.close()
             raise self.error(exc) from None
