@@ -981,6 +981,12 @@ class DistributionService:
         uow.documents.update(new, self.ctx.seal(new))
 
     def _finish(self, session: Session, job_id: str) -> None:
+        try:
+            self._finish_job(session, job_id)
+        except ConflictError:
+            log.info("job %s finished by another workstation", job_id)
+
+    def _finish_job(self, session: Session, job_id: str) -> None:
         with self.ctx.repository.unit_of_work() as uow:
             job = self._load_job(uow, job_id)
             if job.state.finished:
