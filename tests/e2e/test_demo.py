@@ -74,7 +74,31 @@ def test_demo_start_provisions_and_guides(tmp_path: Path, pcsc_readers: list[str
             stdin="123456\n123456\n",
         )
         assert made.returncode == 0, made.stderr
-        assert json.loads(made.stdout)["generated"][0]["label"].startswith("PEK-")
+        pek = json.loads(made.stdout)["generated"][0]["label"]
+        assert pek.startswith("PEK-")
+
+        # The guide's distribution: with the supervisor's card too, the PEK goes to the
+        # three demo key agents, which then say they hold it.
+        inserted = run(
+            *vcard, "insert", str(home / "demo-cards" / "sam.json"), "--reader", "2", *state,
+            home=home,
+        )  # fmt: skip
+        assert inserted.returncode == 0, inserted.stderr
+        pushed = run(
+            *cli, "--json", "--pin-stdin", "distribute", pek, "--tag", "branch",
+            home=home, stdin="123456\n" * 3,
+        )  # fmt: skip
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert json.loads(pushed.stdout)["installed"] == 3
+        checked = run(
+            *cli, "--json", "--pin-stdin", "targets", "check", home=home, stdin="123456\n" * 3
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        stores = json.loads(checked.stdout)
+        assert len(stores) == 3 and all(s["reachable"] for s in stores)
+        assert all([h["label"] for h in s["held"]] == [pek] for s in stores)
+        removed = run(*vcard, "remove", "--reader", "2", *state, home=home)
+        assert removed.returncode == 0, removed.stderr
         status = json.loads(run(*cli, "--json", "status", home=home).stdout)
         assert status["initialised"] and status["people"] == 7
 
@@ -131,3 +155,4 @@ def test_demo_start_provisions_and_guides(tmp_path: Path, pcsc_readers: list[str
     finally:
         stopped = run(*demo, "stop", "--home", str(home), home=home)
         assert stopped.returncode == 0
+        assert "3 demo key agents stopped" in stopped.stdout

@@ -20,6 +20,7 @@ their tokens share one SoftHSM2 store, the one this process already uses
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -278,6 +279,64 @@ class Fleet:
             fleet.close()
             raise
         return fleet
+
+    @classmethod
+    def reopen(cls, directory: Path) -> Fleet:
+        """The process fleet made earlier in ``directory`` (the demo's, after a restart),
+        its agents not started: ``start_again`` each, or ``stop_recorded`` to stop the
+        ones a previous run left running."""
+        directory = Path(directory).absolute()
+        ca = TestCa(directory / "ca")
+        files = directory / "workstation"
+        fleet = cls(
+            directory,
+            True,
+            ca,
+            ClientFiles(files / "client.crt", files / "client.key", files / "agents-ca.pem"),
+        )
+        for home in sorted(p.parent for p in directory.glob("*/agent.toml")):
+            config = load_config(home)
+            port = int(config.listen.rsplit(":", 1)[1])
+            label = config.kek.label if config.kek is not None else "KEK"
+            fleet.agents[config.name] = FleetAgent(config.name, home, port, label)
+        return fleet
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.directory / "pids.json"
+
+    def record_pids(self) -> None:
+        """Write the process agents' ids, so another process can stop them."""
+        pids = {
+            a.name: a.process.pid
+            for a in self.agents.values()
+            if a.process is not None and a.process.poll() is None
+        }
+        self._pid_file.write_text(json.dumps(pids, indent=2) + "\n")
+
+    def stop_recorded(self) -> int:
+        """Stop (SIGTERM) the agents a previous process recorded; returns how many."""
+        try:
+            pids = json.loads(self._pid_file.read_text())
+        except (OSError, ValueError):
+            return 0
+        stopped = 0
+        for pid in pids.values():
+            try:
+                # Only an agent of this fleet: a recorded id may belong to another process
+                # by now.
+                cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+                if (
+                    b"workstation.agent.main" not in cmdline
+                    or str(self.directory).encode() not in cmdline
+                ):
+                    continue
+                os.kill(int(pid), signal.SIGTERM)
+                stopped += 1
+            except (OSError, ValueError):
+                pass
+        self._pid_file.unlink(missing_ok=True)
+        return stopped
 
     def _make(
         self, name: str, kek: bytes, kek_label: str, algorithm: str, store: Path | None

@@ -8,9 +8,12 @@
    security officers' cards, enrols the custodians, the supervisor and the auditor, and
    puts the three custodians in group "custodians A" (2 of 3) — all through the same
    services and policies as ``workstation-cli``,
-4. prints how to insert cards and use the workstation.
+4. makes three key agents on loopback and registers them as key stores (first run), or
+   starts them again (``devtools/demo_agents.py``),
+5. prints how to insert cards and use the workstation.
 
-``stop`` removes the cards and stops the daemon (and the pcscd it started).
+``stop`` stops the agents, removes the cards and stops the daemon (and the pcscd it
+started).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from workstation.bootstrap import build
 from workstation.config import save_config
 from workstation.devtools.cast import CAST, CUSTODIAN_GROUP, DEMO_PIN, DemoPerson
+from workstation.devtools.demo_agents import provision_agents, start_agents, stop_agents
 from workstation.devtools.demo_ca import DEMO_CA_NAME, DemoCa
 from workstation.devtools.vcard_cli import DaemonClient, start_daemon, stop_daemon
 from workstation.domain.people import Role
@@ -136,6 +140,10 @@ def start(home: Path) -> int:
         if not services.ctx.repository.exists():
             print("First run: initialising the workstation and enrolling the demo people ...")
             provision(home, services, cards)
+            print("Making three key agents (branch hosts) and registering them as key stores ...")
+            provision_agents(home, config, services, cards, card_file)
+        else:
+            start_agents(home)
         with services.ctx.repository.unit_of_work() as uow:
             people = len(uow.people.list())
             entries = uow.audit.count()
@@ -218,12 +226,22 @@ certificate, and the workstation checks it before keeping it; it then shows as d
   {cli} certs import <TLS LABEL> pay.pem --partner "{DEMO_CA_NAME}"
   {cli} expiry list
 
-Stop the demo's card daemon and pcscd with: make demo-stop
+Push the PIN key to the three demo key agents (branch hosts on loopback, mutual TLS),
+then see which key versions each holds:
+
+  {cli} targets list
+  {cli} distribute <PEK LABEL> --tag branch
+  {cli} targets check
+
+Stop the demo's key agents, card daemon and pcscd with: make demo-stop
 """
     )
 
 
 def stop(home: Path) -> int:
+    agents = stop_agents(home.resolve())
+    if agents:
+        print(f"{agents} demo key agents stopped.")
     stopped = stop_daemon(vcard_state(home.resolve()))
     print("Demo card daemon stopped." if stopped else "The demo card daemon was not running.")
     return 0
