@@ -396,6 +396,12 @@ def test_push_flow_steps_and_the_job_it_makes() -> None:
     ]
     flow.back()
     assert flow.step is PushStep.OPTIONS
+    flow.set_options("", 1, 2)
+    assert dict(flow.summary_rows())["Retries"] == "1 attempt per key store, no retry"
+    flow.set_options("", 4, 0)
+    assert dict(flow.summary_rows())["Retries"] == (
+        "4 attempts per key store, each straight after the one before"
+    )
 
 
 def test_push_flow_refuses_a_kek_sent_under_itself() -> None:

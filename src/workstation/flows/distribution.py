@@ -514,6 +514,8 @@ def _options_errors(reason: str, attempts: int, backoff: float) -> FieldErrors:
 def _backoff_text(options: JobOptions) -> str:
     if options.attempts == 1:
         return "1 attempt per key store, no retry"
+    if options.backoff == 0:
+        return f"{options.attempts} attempts per key store, each straight after the one before"
     waits = [options.backoff * 2**i for i in range(min(options.attempts - 1, 4))]
     shown = ", ".join(f"{w:g}" for w in waits)
     more = ", …" if options.attempts - 1 > len(waits) else ""
