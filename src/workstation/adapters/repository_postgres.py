@@ -135,20 +135,21 @@ _SCHEMA: tuple[str, ...] = (
         {_REVISION},
         label_key {_T} NOT NULL
     )""",
-    # As on SQLite: (filter column, label), so a page in label order comes from the index.
-    "CREATE INDEX keys_state ON keys(state, label)",
-    "CREATE INDEX keys_usage ON keys(key_usage, label)",
-    "CREATE INDEX keys_algorithm ON keys(algorithm, label)",
-    "CREATE INDEX keys_template ON keys(template_id, label)",
-    "CREATE INDEX keys_kcv ON keys(kcv, label)",
-    "CREATE INDEX keys_facets ON keys(state, algorithm, key_usage, template_id, label)",
-    "CREATE INDEX keys_state_expiry ON keys(state, deactivation_date, label)",
-    "CREATE INDEX keys_expiry ON keys(deactivation_date, state, label) WHERE state <> 'destroyed'",
-    # Every filter column and the id, in label order: a page of any combination of
-    # filters (and the label search, on label_key) walks this index alone, in label order,
-    # and stops at the page's end.
-    "CREATE INDEX keys_label_search ON keys(label) INCLUDE "
-    "(label_key, state, key_usage, algorithm, template_id, kcv, deactivation_date, id)",
+    # As on SQLite: (filter column, label), so a page in label order comes from the index;
+    # with the id (SQLite's rowid is in every index), so that the index alone answers it.
+    "CREATE INDEX keys_state ON keys(state, label) INCLUDE (id)",
+    "CREATE INDEX keys_usage ON keys(key_usage, label) INCLUDE (id)",
+    "CREATE INDEX keys_algorithm ON keys(algorithm, label) INCLUDE (id)",
+    "CREATE INDEX keys_template ON keys(template_id, label) INCLUDE (id)",
+    "CREATE INDEX keys_kcv ON keys(kcv, label) INCLUDE (id)",
+    "CREATE INDEX keys_facets ON keys(state, algorithm, key_usage, template_id, label) "
+    "INCLUDE (id)",
+    "CREATE INDEX keys_state_expiry ON keys(state, deactivation_date, label) INCLUDE (id)",
+    "CREATE INDEX keys_expiry ON keys(deactivation_date, state, label) INCLUDE (id) "
+    "WHERE state <> 'destroyed'",
+    # The label search reads (label, label_key, id) from this index alone, in label order
+    # (narrow, so that reading all of it for a rare substring stays short).
+    "CREATE INDEX keys_label_search ON keys(label) INCLUDE (label_key, id)",
     f"""CREATE TABLE key_events (
         id {_ID},
         key_id {_T} NOT NULL REFERENCES keys(id),
