@@ -223,6 +223,8 @@ def push_wizard(
     assert error_of(wizard.targets_page, "targets") == "Tick at least one tag or key store."
     set_checked(wizard.targets_page.tag_list, tags)
     set_checked(wizard.targets_page.store_list, names)
+    assert error_of(wizard.targets_page, "targets") == ""  # checked again as ticked
+    shoot(wizard, "distribution-push-targets.png")
     wizard.next()
     assert wizard.currentId() == wizard.OPTIONS_PAGE
     wizard.options_page.reason.setText("new PIN keys for the ATMs")
@@ -268,6 +270,7 @@ def test_key_stores_form_check_all_filter_and_remove(
         == "Give its location: the folder the TR-31 blocks are written to."
     )
     assert "is not 1 to 64" in error_of(dialog, "tags")
+    shoot(dialog, "distribution-add-store.png")
     assert dialog.isVisible()
     qtbot.keyClicks(dialog.location, str(tmp_path))
     dialog.tags.clear()
@@ -452,6 +455,7 @@ def test_rotate_a_template_and_push_where_held(
     candidates = wizard.candidates_page.model.rows
     assert [r[0] for r in candidates] == [stores.mac.label]
     assert candidates[0][4] == "atm-01, host-01"
+    shoot(wizard, "distribution-rotate-candidates.png")
     wizard.next()
     preview = wizard.targets_page.chosen.text()
     assert preview == "2 key stores chosen: atm-01, host-01."

@@ -4,8 +4,8 @@ One background read feeds the page (``DistributionService.targets``, the newest 
 their deliveries, the pre-active and active keys, the templates and the policy, on the
 device thread, asked first through ``read_register``). The key stores table shows each
 store's kind, location, tags, whether it answered when last asked (UNREACHABLE in red)
-and how many keys it held; the details beside it list each key held (label, version,
-KCV). The jobs table shows each job's state (failed in red) and progress; the selected
+and how many keys it held; the details under it list each key held (label, version,
+KCV). On the Jobs tab, each job's state (failed in red) and progress; the selected
 job's per-key-store results are listed under it.
 
 "Add key store…" registers one (a form checked as typed, then the partner quorum); "Check
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -231,6 +232,11 @@ def delivery_table(model: DeliveryModel, name: str, parent: QWidget) -> QTableVi
             DeliveryModel.NEXT: "2026-12-31 23:59:59",
         },
     )
+    # The error says the most: it takes what is left (the whole of it in its tooltip).
+    view.horizontalHeader().setStretchLastSection(False)
+    view.horizontalHeader().setSectionResizeMode(
+        DeliveryModel.ERROR, QHeaderView.ResizeMode.Stretch
+    )
     return view
 
 
@@ -312,18 +318,20 @@ class DistributionPage(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.hide()
 
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.setObjectName("distributionSplitter")
-        splitter.addWidget(self._build_stores())
-        splitter.addWidget(self._build_jobs())
-        splitter.setChildrenCollapsible(False)
-        splitter.setSizes([1, 1])
+        # Two tabs, each with its table on top and the chosen row's details below: the
+        # tables keep their whole width.
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("distributionTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._build_stores(), "Key stores")
+        self.tabs.addTab(self._build_jobs(), "Jobs")
+        self._want_job: str | None = None  # the job to select once read again
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.banner)
         layout.addWidget(self.status)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
 
         state.session_changed.connect(self._session_changed)
         state.data_changed.connect(self._data_changed)
@@ -331,8 +339,8 @@ class DistributionPage(QWidget):
         self._session_changed()
 
     def _build_stores(self) -> QWidget:
-        box = QGroupBox("Key stores", self)
-        box.setObjectName("keyStoresBox")
+        box = QWidget(self)
+        box.setObjectName("keyStoresTab")
         self.add_button = _button(
             "Add ke&y store…",
             "addKeyStoreButton",
@@ -404,28 +412,29 @@ class DistributionPage(QWidget):
         header = self.held_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
-        details_layout = QVBoxLayout(details)
+        held = QVBoxLayout()
+        held.addWidget(self.held_title)
+        held.addWidget(self.held_table, 1)
+        details_layout = QHBoxLayout(details)
         details_layout.addWidget(scroll, 3)
-        details_layout.addWidget(self.held_title)
-        details_layout.addWidget(self.held_table, 2)
+        details_layout.addLayout(held, 2)
 
-        split = QSplitter(Qt.Orientation.Horizontal, box)
+        split = QSplitter(Qt.Orientation.Vertical, box)
         split.setObjectName("keyStoresSplitter")
         split.addWidget(self.store_table)
         split.addWidget(details)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
-        split.setSizes([720, 480])  # the table's seven columns first
+        split.setSizes([1, 1])
         layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
         self._show_store(None)
         return box
 
     def _build_jobs(self) -> QWidget:
-        box = QGroupBox("Jobs", self)
-        box.setObjectName("jobsBox")
+        box = QWidget(self)
+        box.setObjectName("jobsTab")
         self.resume_button = _button(
             "R&esume", "resumeJobButton", box, "Carry the selected unfinished job on"
         )
@@ -473,18 +482,19 @@ class DistributionPage(QWidget):
         self.delivery_model = DeliveryModel(self)
         self.delivery_table = delivery_table(self.delivery_model, "deliveryTable", box)
 
-        results = QWidget(box)
+        results = QGroupBox("Each key store's result", box)
+        results.setObjectName("jobResults")
         results_layout = QVBoxLayout(results)
-        results_layout.setContentsMargins(0, 0, 0, 0)
         results_layout.addWidget(self.job_text)
         results_layout.addWidget(self.delivery_table, 1)
-        split = QSplitter(Qt.Orientation.Horizontal, box)
+        split = QSplitter(Qt.Orientation.Vertical, box)
         split.setObjectName("jobsSplitter")
         split.addWidget(self.job_table)
         split.addWidget(results)
         split.setChildrenCollapsible(False)
-        split.setSizes([760, 440])
+        split.setSizes([1, 1])
         layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
         return box
@@ -539,6 +549,8 @@ class DistributionPage(QWidget):
         self._show_stores()
         self._show_jobs()
         self._show_banner()
+        self.tabs.setTabText(0, f"Key stores ({len(register.stores)})")
+        self.tabs.setTabText(1, f"Jobs ({register.jobs_total})")
         self._update_buttons()
         self.refreshed.emit()
 
@@ -574,7 +586,9 @@ class DistributionPage(QWidget):
             )
         else:
             self.job_count.setText("")
-        row = self.job_model.row_of(chosen.job.id) if chosen is not None else None
+        wanted = self._want_job or (chosen.job.id if chosen is not None else None)
+        self._want_job = None
+        row = self.job_model.row_of(wanted) if wanted is not None else None
         if reports:
             _select_row(self.job_table, 0 if row is None else row)
         else:
@@ -599,6 +613,8 @@ class DistributionPage(QWidget):
         self._show_store(None)
         self._show_job(None)
         self.banner.hide()
+        self.tabs.setTabText(0, "Key stores")
+        self.tabs.setTabText(1, "Jobs")
         self._update_buttons()
 
     def say(self, text: str, *, bad: bool = False) -> None:
@@ -701,7 +717,10 @@ class DistributionPage(QWidget):
         self._update_buttons()
 
     def job_ended(self, report: JobReport | None, job_id: str) -> None:
+        """A run ended: read again, and show the job and its results."""
         self.running.discard(job_id)
+        self._want_job = job_id
+        self.tabs.setCurrentIndex(1)
         self.state.data_changed.emit("distribution")
         if report is not None:
             self.job_finished.emit(report)

@@ -696,24 +696,29 @@ class _TargetsPage(_FlowPage):
             + (f": {shown}" if stores else "")
             + (f". {down} did not answer when last asked." if down else ".")
         )
+        if self.errors["targets"].isVisibleTo(self):  # an error shown: check again now
+            self.show_errors(self._errors())
 
     def w_flow(self) -> PushFlow | RotateAllFlow:
         flow: PushFlow | RotateAllFlow = self.w.flow  # type: ignore[attr-defined]
         return flow
 
-    def validatePage(self) -> bool:
+    def _errors(self) -> FieldErrors:
         flow = self.w_flow()
         use_holders, tags, names = self.values()
         if isinstance(flow, RotateAllFlow):
-            errors = flow.validate_targets(use_holders, tags, names)
-            if not self.show_errors(errors):
-                return False
+            return flow.validate_targets(use_holders, tags, names)
+        return flow.validate_targets(tags, names)
+
+    def validatePage(self) -> bool:
+        if not self.show_errors(self._errors()):
+            return False
+        flow = self.w_flow()
+        use_holders, tags, names = self.values()
+        if isinstance(flow, RotateAllFlow):
             flow.back_to(RotateAllStep.TARGETS)
             flow.set_targets(use_holders, tags, names)
         else:
-            errors = flow.validate_targets(tags, names)
-            if not self.show_errors(errors):
-                return False
             flow.back_to(PushStep.TARGETS)
             flow.set_targets(tags, names)
         flow.advance()
