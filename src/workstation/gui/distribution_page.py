@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.distribution import Delivery, DeliveryState, JobState, KeyStore
-from workstation.domain.keys import KeyState
+from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.policy import Action
 from workstation.flows.distribution import (
     ALL_TAGS,
@@ -71,6 +71,7 @@ from workstation.flows.distribution import (
     unfinished_text,
 )
 from workstation.services.distribution import JobReport
+from workstation.services.interchange import KEK_USAGES
 from workstation.services.ports import KeyQuery
 
 from .actions import perform, read_register
@@ -100,21 +101,32 @@ BANNER_STYLE = (
 CHECK_TIMEOUT = 10.0  # seconds per key store, as the service's default
 
 
-def read_choices(state: AppState) -> DistributionChoices:
-    """The key stores, the pre-active and active keys and the templates (run it on the
-    device thread)."""
+def read_choices(state: AppState, *, every_key: bool = True) -> DistributionChoices:
+    """The key stores, the templates and the pre-active and active keys, or with
+    ``every_key`` False only the active KEKs (TR-31 K0 and K1: what the page and the key
+    store form name), which stays a short read however many keys there are. Run it on
+    the device thread."""
     services = state.services
     session = state.ensure_session()
     stores = services.distribution.targets(session)
-    keys, total = services.keys.query(
-        session,
-        KeyQuery(states=(KeyState.PRE_ACTIVATION, KeyState.ACTIVE), limit=KEYS_LISTED),
-    )
+    if every_key:
+        queries = [KeyQuery(states=(KeyState.PRE_ACTIVATION, KeyState.ACTIVE), limit=KEYS_LISTED)]
+    else:
+        queries = [
+            KeyQuery(states=(KeyState.ACTIVE,), key_usage=usage, limit=KEYS_LISTED)
+            for usage in KEK_USAGES
+        ]
+    keys: list[ManagedKey] = []
+    truncated = False
+    for query in queries:
+        found, total = services.keys.query(session, query)
+        keys += found
+        truncated = truncated or total > len(found)
     return DistributionChoices(
         stores=tuple(stores),
         keys=tuple(keys),
         templates=tuple(services.templates.list(session)),
-        truncated=total > len(keys),
+        truncated=truncated,
     )
 
 
@@ -507,7 +519,7 @@ class DistributionPage(QWidget):
 
         def work(_: JobControl) -> DistributionRegister:
             session = self.state.ensure_session()
-            choices = read_choices(self.state)
+            choices = read_choices(self.state, every_key=False)
             dist = services.distribution
             jobs = dist.jobs(session)
             listed = [j for j in jobs if not j.state.finished]

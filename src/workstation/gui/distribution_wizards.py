@@ -428,7 +428,7 @@ class KeyStoreDialog(FormDialog):
             self.general.show_error(describe(exc)[1])
 
         self.page.state.run(
-            lambda _: read_choices(self.page.state),
+            lambda _: read_choices(self.page.state, every_key=False),
             title="read the keys for a key store",
             on_done=done,
             on_error=failed,
