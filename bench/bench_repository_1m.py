@@ -272,13 +272,7 @@ def measure_queries(backend: str, repo: Repository, runs: int) -> list[Row]:
     return rows
 
 
-def wait_until(app: QApplication, condition: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the screen did not get there in time")
-        app.processEvents()
-        time.sleep(0.0002)
+wait_until = bench_gui_inventory.wait_until
 
 
 def measure_gui(backend: str, repo: Repository, secrets_file: Path, home: Path) -> Row:
