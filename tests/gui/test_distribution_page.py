@@ -428,6 +428,29 @@ def test_stop_and_resume_from_the_banner(
     run_view(page).close()
     qtbot.waitUntil(lambda: not page.banner.isVisible(), timeout=WAIT)
 
+    # A job made and never run: announced, then cancelled for good (asked first).
+    dist = app_state.services.distribution
+    made = on_device(
+        qtbot,
+        app_state,
+        lambda s: dist.distribute(s, [stores.pek_again.label], targets=["atm-02"]),
+    )
+    with qtbot.waitSignal(page.refreshed, timeout=WAIT):
+        app_state.data_changed.emit("distribution")
+    assert page.banner.isVisible() and page.select_job(made.id)
+    assert page.cancel_button.isEnabled()
+    page.cancel_button.click()
+    box = page.confirm_box
+    assert box is not None and box.text().startswith(
+        f"Cancel job {made.id[:12]}? Key stores still pending (1)"
+    )
+    with qtbot.waitSignal(page.refreshed, timeout=WAIT):
+        box.button(QMessageBox.StandardButton.Yes).click()
+    assert page.status.text() == f"Job {made.id[:12]} cancelled; what was delivered stays."
+    row = page.job_model.row_of(made.id)
+    assert row is not None and page.job_model.index(row, JobModel.STATE).data() == "cancelled"
+    assert not page.banner.isVisible() and not page.resume_button.isEnabled()
+
 
 def test_rotate_a_template_and_push_where_held(
     qtbot: Any, app_state: Any, gui_world: GuiWorld, stores: Stores

@@ -857,9 +857,8 @@ class DistributionPage(QWidget):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Cancel job",
-            f"Cancel job {job.id[:12]}? The {report.pending} key stores still pending do "
-            "not get their keys; what was delivered stays. A cancelled job cannot be "
-            "resumed.",
+            f"Cancel job {job.id[:12]}? Key stores still pending ({report.pending}) do not "
+            "get their keys; what was delivered stays. A cancelled job cannot be resumed.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             self,
         )
