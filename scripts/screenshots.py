@@ -173,6 +173,8 @@ def shoot(home: Path, out: Path) -> int:
 
         shoot_exchanges(app, state, window, cards.insert, card, out)
         shoot_certificates(app, state, window, home, out)
+        pek = made[0].keys[0].label  # type: ignore[attr-defined]
+        shoot_distribution(app, state, window, pek, out)
 
         assert state.session is not None
         state.session.lock("idle for more than 300 seconds")
@@ -376,6 +378,77 @@ def shoot_certificates(
     window.tabs.setCurrentWidget(window.dashboard)  # type: ignore[attr-defined]
     settle(app, 1.5)
     save(window, out / "11-dashboard-due-soon.png")  # type: ignore[arg-type]
+
+
+def shoot_distribution(
+    app: QApplication, state: object, window: object, pek: str, out: Path
+) -> None:
+    """The Distribution tab: the demo's three key agents (tagged branch) and a fourth key
+    store nothing answers for, a PIN key pushed to all four (the fourth failing, red) in
+    the run view, then the job's results and the key stores (the fourth UNREACHABLE)."""
+    import socket
+
+    from workstation.gui.distribution_page import DistributionPage
+    from workstation.gui.state import AppState
+
+    assert isinstance(state, AppState)
+    services = state.services
+    with socket.socket() as probe:  # a loopback port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        silent = f"127.0.0.1:{probe.getsockname()[1]}"
+    made: list[object] = []
+
+    def prepare(_: object) -> object:
+        session = state.ensure_session()
+        dist = services.distribution
+        branches = dist.targets(session, tag="branch")
+        if not branches:
+            raise SystemExit("the demo has no key agents tagged 'branch'")
+        dist.add_target(
+            session,
+            name="branch-4",
+            kind="agent",
+            location=silent,
+            kek=branches[0].kek_id,
+            kek_label=branches[0].kek_label,
+            tags=["branch"],
+        )
+        return dist.distribute(
+            session,
+            [pek],
+            tags=["branch"],
+            reason="PIN key for the branch hosts",
+            max_attempts=2,
+            backoff_seconds=0,
+        )
+
+    state.run(prepare, on_done=made.append, on_error=made.append)
+    wait_until(app, lambda: bool(made), "the fourth key store and the job", timeout=60)
+    from workstation.domain.distribution import DistributionJob
+
+    job = made[0]
+    if isinstance(job, BaseException):
+        raise job
+    assert isinstance(job, DistributionJob)
+    page = window.distribution  # type: ignore[attr-defined]
+    assert isinstance(page, DistributionPage)
+    window.tabs.setCurrentWidget(page)  # type: ignore[attr-defined]
+    settle(app, 1.5)
+    ended: list[object] = []
+    page.job_finished.connect(ended.append)
+    view = page.run_job(job.id)
+    wait_until(app, lambda: bool(ended), "the distribution job", timeout=120)
+    settle(app, 1.0)
+    save(view, out / "12-distribution-run.png")
+    view.close()
+    settle(app, 1.5)
+    page.select_job(job.id)
+    settle(app, 0.5)
+    save(window, out / "12-distribution-jobs.png")  # type: ignore[arg-type]
+    page.tabs.setCurrentIndex(0)
+    page.select_store("branch-host-001")  # what it holds; branch-4 stays red in the table
+    settle(app, 1.0)
+    save(window, out / "12-distribution.png")  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -615,6 +615,7 @@ def test_main_window_has_the_tab_between_keys_and_administration(
         "&Ceremonies",
         "E&xchanges",
         "Ce&rtificates",
+        "D&istribution",
         "Due d&ates",
     ]
 

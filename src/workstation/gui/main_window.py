@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         from .ceremonies_page import CeremoniesPage
         from .certificates_page import CertificatesPage
         from .dashboard import DashboardPage
+        from .distribution_page import DistributionPage
         from .exchanges_page import ExchangesPage
         from .expiry_page import ExpiryPage
         from .inventory import KeysPage
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
             # twice already (the Ceremonies tab and the session panel's Action field).
             ("exchanges", ExchangesPage(self.state, self), "E&xchanges"),
             ("certificates", CertificatesPage(self.state, self), "Ce&rtificates"),
+            # Alt+I: Alt+T is the session panel's Template field, always in view.
+            ("distribution", DistributionPage(self.state, self), "D&istribution"),
             # Alt+A: Alt+D and Alt+U are the Dashboard and Audit tabs.
             ("expiry", ExpiryPage(self.state, self), "Due d&ates"),
             ("admin", AdminPage(self.state, self), "Ad&ministration"),
@@ -213,6 +216,10 @@ class MainWindow(QMainWindow):
     @property
     def certificates(self) -> QWidget:
         return self._page("certificates")
+
+    @property
+    def distribution(self) -> QWidget:
+        return self._page("distribution")
 
     @property
     def expiry(self) -> QWidget:
