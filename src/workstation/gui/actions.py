@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QProgressDialog, QWidget
 
 from workstation.domain.policy import Action
 from workstation.services.logon import Requirement
@@ -183,3 +183,34 @@ def read_register(
         on_error=failed,
         current=lambda: ticket == page._ticket,
     )
+
+
+def confirm(
+    parent: QWidget,
+    *,
+    name: str,
+    title: str,
+    text: str,
+    yes: str,
+    on_yes: Callable[[], None],
+    no: str | None = None,
+) -> QMessageBox:
+    """Ask before an action that changes something (window-modal, not blocking): ``yes``
+    names the action on its button, the safe answer is the default; ``on_yes`` runs only
+    if it is chosen. The box is returned (tests find it by ``name``)."""
+    Button = QMessageBox.StandardButton
+    safe = Button.No if no is not None else Button.Cancel
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, Button.Yes | safe, parent)
+    box.setObjectName(name)
+    box.setDefaultButton(safe)
+    box.button(Button.Yes).setText(yes)
+    if no is not None:
+        box.button(Button.No).setText(no)
+
+    def answered(button: QAbstractButton) -> None:
+        if box.standardButton(button) == Button.Yes:
+            on_yes()
+
+    box.buttonClicked.connect(answered)
+    box.open()
+    return box

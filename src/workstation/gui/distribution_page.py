@@ -28,7 +28,6 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -74,7 +73,7 @@ from workstation.services.distribution import JobReport
 from workstation.services.interchange import KEK_USAGES
 from workstation.services.ports import KeyQuery
 
-from .actions import perform, read_register
+from .actions import confirm, perform, read_register
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
@@ -772,26 +771,16 @@ class DistributionPage(QWidget):
         if store is None:
             return
         needs = self.register.needs(Action.MANAGE_PARTNERS) if self.register else "its quorum"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Remove key store",
-            f"Unregister key store {store.name} ({store.kind.display}, {store.location})? "
+        self.confirm_box = confirm(
+            self,
+            name="removeKeyStoreBox",
+            title="Remove key store",
+            text=f"Unregister key store {store.name} ({store.kind.display}, {store.location})? "
             "No key is taken from it; it just receives no more keys from this workstation. "
             f"This needs {needs}.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            yes="Remove",
+            on_yes=lambda: self.remove(store),
         )
-        box.setObjectName("removeKeyStoreBox")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.button(QMessageBox.StandardButton.Yes).setText("Remove")
-
-        def answered(button: QAbstractButton) -> None:
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self.remove(store)
-
-        box.buttonClicked.connect(answered)
-        box.open()
-        self.confirm_box = box
 
     def remove(self, store: KeyStore) -> None:
         services = self.state.services
@@ -854,26 +843,16 @@ class DistributionPage(QWidget):
         if report is None or report.job.state.finished:
             return
         job = report.job
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Cancel job",
-            f"Cancel job {job.id[:12]}? Key stores still pending ({report.pending}) do not "
-            "get their keys; what was delivered stays. A cancelled job cannot be resumed.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        self.confirm_box = confirm(
             self,
+            name="cancelJobBox",
+            title="Cancel job",
+            text=f"Cancel job {job.id[:12]}? Key stores still pending ({report.pending}) do not "
+            "get their keys; what was delivered stays. A cancelled job cannot be resumed.",
+            yes="Cancel the job",
+            no="Keep it",
+            on_yes=lambda: self.cancel(job.id),
         )
-        box.setObjectName("cancelJobBox")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.button(QMessageBox.StandardButton.Yes).setText("Cancel the job")
-        box.button(QMessageBox.StandardButton.No).setText("Keep it")
-
-        def answered(button: QAbstractButton) -> None:
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self.cancel(job.id)
-
-        box.buttonClicked.connect(answered)
-        box.open()
-        self.confirm_box = box
 
     def cancel(self, job_id: str) -> None:
         services = self.state.services

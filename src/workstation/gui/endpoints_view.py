@@ -28,7 +28,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -52,7 +51,7 @@ from workstation.flows.endpoints import (
 )
 from workstation.services.endpoints import Discovery
 
-from .actions import perform, read_register
+from .actions import confirm, perform, read_register
 from .runner import JobControl
 from .state import AppState
 from .tables import RecordModel, fit_columns, record_table
@@ -373,24 +372,15 @@ class EndpointsView(QWidget):
         row = self.selected()
         if row is None:
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Remove TLS endpoint",
-            row.removal_question(),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        endpoint = row.endpoint
+        self.confirm_box = confirm(
             self,
+            name="removeEndpointBox",
+            title="Remove TLS endpoint",
+            text=row.removal_question(),
+            yes="Remove",
+            on_yes=lambda: self.remove(endpoint),
         )
-        box.setObjectName("removeEndpointBox")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.button(QMessageBox.StandardButton.Yes).setText("Remove")
-
-        def answered(button: QAbstractButton) -> None:
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self.remove(row.endpoint)
-
-        box.buttonClicked.connect(answered)
-        box.open()
-        self.confirm_box = box
 
     def remove(self, endpoint: Endpoint) -> None:
         services = self.state.services
