@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests.integration.test_ceremonies import World
 from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
@@ -192,3 +193,31 @@ def test_a_file_drop_receives_a_tr31_block_once(world: Distribution, tmp_path: P
     block = (drop / f"{pek.label}-v1.tr31").read_text().strip()
     _, value = tr31.unwrap(world.clear(kek), block)
     assert value == world.clear(pek)
+
+
+def test_a_file_drop_receives_a_key_pair_as_pkcs8_in_tr31(
+    world: Distribution, tmp_path: Path
+) -> None:
+    kek = world.key("Fleet KEK")
+    pair = world.key("seed-tls-server")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    world.s.ctx.key_stores = KeyStores(tmp_path / "no.pem", tmp_path / "no.key", tmp_path / "no")
+    session = world.session(*ADMINS)
+    world.s.distribution.add_target(
+        session, name="hsm-drop", kind="file", location=str(drop), kek=kek.label
+    )
+    world.end()
+    session = world.session(*EXPORTERS)
+    job = world.s.distribution.distribute(session, [pair.label], targets=["hsm-drop"])
+    world.end()
+    report = world.run(job.id)
+    assert report.job.state is JobState.DONE and report.installed == 1
+    block = (drop / f"{pair.label}-v1.tr31").read_text().strip()
+    header, value = tr31.unwrap(world.clear(kek), block)
+    assert header.algorithm == "E"  # X9.143: an elliptic curve private key, as PKCS #8
+    private = serialization.load_der_private_key(bytes(value), None)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert public == pair.public_key

@@ -350,3 +350,12 @@ def test_check_targets_records_reachability(world: Fleet) -> None:
     world.end(session)
     assert stores[names[0]].reachable is True
     assert stores[names[1]].reachable is False and "refused" in stores[names[1]].detail
+
+
+def test_a_key_pair_goes_to_file_drops_only(world: Fleet) -> None:
+    names = world.add_targets(1)
+    pair = world.key("seed-tls-server")
+    session = world.session(*EXPORTERS)
+    with pytest.raises(BadInput, match="goes only to file drops"):
+        world.dist.distribute(session, [pair.label], targets=names)
+    world.end(session)

@@ -4,8 +4,9 @@ Targets (``domain/distribution.py``) are reached through the ``KeyStoreConnector
 key agents over mutual TLS, PKCS#11 tokens, file drops. Every key goes to a target under
 that target's own KEK: a TR-31 key block (agents, file drops; version D under an AES KEK,
 B under a TDES one) or an RFC 5649 AES key wrap (PKCS#11 tokens, unwrapped inside the
-token). Only secret keys are distributed; key pairs go to key stores as PKCS #12
-(``EndpointService.export_keystore``).
+token). A key pair's private key travels only to a file drop, as a TR-31 block carrying
+its PKCS #8 (X9.143 algorithm R or E); agents and PKCS#11 targets take secret keys (a
+server's key pair goes as PKCS #12 through ``EndpointService.export_keystore``).
 
 A job is authorised once, when it is made: the export quorum of every key's template (and,
 for a bulk rotation, the rotation quorum), with the people at the workstation. It is then
@@ -499,7 +500,10 @@ class DistributionService:
             stores = self._choose_targets(uow, targets, tags)
             auths, templates = self._authorise_keys(uow, session, keys, Action.EXPORT_KEY)
             for key in keys:
-                check_exportable(key, templates[key.template_id], carried_as="key blocks")
+                check_exportable(
+                    key, templates[key.template_id], carried_as="key blocks", key_pairs=True
+                )
+            _key_pairs_to_file_drops_only(keys, stores)
             self._check_targets_keks(uow, stores)
             _no_kek_to_itself(keys, stores)
             job = self._new_job(
@@ -589,7 +593,10 @@ class DistributionService:
             self._authorise_keys(uow, session, keys, Action.EXPORT_KEY)
             if stores:
                 for key in keys:
-                    check_exportable(key, templates[key.template_id], carried_as="key blocks")
+                    check_exportable(
+                        key, templates[key.template_id], carried_as="key blocks", key_pairs=True
+                    )
+                _key_pairs_to_file_drops_only(keys, stores)
                 self._check_targets_keks(uow, stores)
             job = self._new_job(
                 uow,
@@ -1096,6 +1103,18 @@ def _no_kek_to_itself(keys: Sequence[ManagedKey], stores: Sequence[KeyStore]) ->
     for s in stores:
         if s.kek_id in ids:
             raise BadInput(f"Key store {s.name}: a KEK is not sent under itself.")
+
+
+def _key_pairs_to_file_drops_only(keys: Sequence[ManagedKey], stores: Sequence[KeyStore]) -> None:
+    pairs = [k for k in keys if not k.algorithm.is_symmetric]
+    others = [s for s in stores if s.kind is not TargetKind.FILE]
+    if pairs and others:
+        raise BadInput(
+            f"Key {pairs[0].label} is a key pair: it goes only to file drops (a TR-31 block "
+            f"with its PKCS #8), not to {others[0].kind.display} {others[0].name}. Push it "
+            "in a job of its own to file drops, or give a server its key store "
+            "(certs-keystore)."
+        )
 
 
 def _where(kind: TargetKind) -> str:
