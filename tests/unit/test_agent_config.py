@@ -110,3 +110,12 @@ def test_a_malformed_distribution_section_is_named(
     (tmp_path / "workstation.toml").write_text("[distribution]\n" + section)
     with pytest.raises(BadInput, match=message):
         load_workstation_config(tmp_path)
+
+
+def test_init_refuses_a_bad_listen_address_before_writing_anything(tmp_path: Path) -> None:
+    from workstation.agent.main import AgentError, init_agent
+
+    home = tmp_path / "agent"
+    with pytest.raises(AgentError, match=r"--listen '127\.0\.0\.1:99999' is not HOST:PORT"):
+        init_agent(home, name="a1", listen="127.0.0.1:99999")
+    assert not home.exists()

@@ -144,7 +144,7 @@ class AgentConfig:
         return replace(self, kek=kek)
 
 
-def _check_listen(listen: str, path: Path) -> str:
+def check_listen(listen: str, path: Path) -> str:
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"{path}: listen {listen!r} is not HOST:PORT")
@@ -190,7 +190,7 @@ def load_config(home: Path) -> AgentConfig:
         return AgentConfig(
             home=home,
             name=str(agent["name"]),
-            listen=_check_listen(str(agent["listen"]), path),
+            listen=check_listen(str(agent["listen"]), path),
             token=token_config,
             allowed_clients=_strings(agent.get("allowed_clients", []), "allowed_clients", path),
             kek=kek,

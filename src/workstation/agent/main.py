@@ -28,6 +28,7 @@ from workstation.agent.config import (
     ConfigError,
     KekConfig,
     TokenConfig,
+    check_listen,
     load_config,
     save_config,
 )
@@ -67,6 +68,10 @@ def init_agent(
     home = Path(home).absolute()
     if (home / "agent.toml").exists():
         raise AgentError(f"{home / 'agent.toml'} exists already: this agent was initialised")
+    try:  # checked before anything is written
+        check_listen(listen, Path("--listen"))
+    except ConfigError as exc:
+        raise AgentError(str(exc).replace("--listen: listen", "--listen")) from None
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     if token is None:
         store = softhsm_directory or home / "hsm"
