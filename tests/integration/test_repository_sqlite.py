@@ -25,6 +25,7 @@ from workstation.adapters.repository_sqlite import (
     Migration,
     SqliteRepository,
     SqliteUnitOfWork,
+    name_key,
 )
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.audit import AuditActor, AuditCheckpoint, AuditEvent
@@ -681,6 +682,128 @@ class RepositoryContract:
             "schlüssel-ärger-2",
         ]
 
+    # The label search: an index for 3 characters or more (SQLite FTS5 trigram,
+    # PostgreSQL pg_trgm), a scan below; the same answers either way.
+    SEARCHED_LABELS: ClassVar[tuple[str, ...]] = (
+        *(f"ZMK-{n:04d}" for n in range(1, 40)),
+        *(f"pek-{n:04d}-branch" for n in range(1, 40)),
+        "Zone-Master-Key-Alpha",
+        "zone master key beta",
+        'A"B-Quote',
+        "odd_100%",
+        "ZZ",
+        "x",
+        "Straße-1",
+        "SCHLÜSSEL-7",
+        "AAAA-aaaa",
+    )
+
+    @staticmethod
+    def searched_key(n: int, label: str) -> ManagedKey:
+        pin = label.startswith("pek")
+        return key(
+            n,
+            label=label,
+            state=KeyState.ACTIVE if n % 3 else KeyState.SUSPENDED,
+            usage="P0" if pin else "K0",
+            template_id="t-pek" if pin else "t-zmk",
+        )
+
+    @pytest.fixture
+    def searchable(self, repository: Repository) -> Repository:
+        keys = [self.searched_key(n, x) for n, x in enumerate(self.SEARCHED_LABELS, start=1)]
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.templates.add(template("pek", "PIN key", key_usage="P0"), mac(0))
+            # every other key through add_many, the others one by one
+            uow.keys.add_many([(k, mac(1)) for k in keys[::2]])
+            for k in keys[1::2]:
+                uow.keys.add(k, mac(1))
+            uow.commit()
+        return repository
+
+    @staticmethod
+    def expected(labels: tuple[str, ...], search: str) -> list[str]:
+        """What the search must answer: labels holding ``search`` as ``name_key``
+        compares (NFC, case-folded), in label order (code points)."""
+        return sorted(x for x in labels if name_key(search) in name_key(x))
+
+    @pytest.mark.parametrize(
+        "search",
+        [
+            "x",  # one character
+            "Z",
+            "%",
+            "zz",  # two
+            "k-",
+            "_1",
+            "zmk",  # three: the index
+            "ZmK-00",
+            "0001",
+            "-0012",
+            "BRANCH",
+            "ne ma",  # a space inside
+            '"b-',  # a double quote (FTS5's phrase delimiter)
+            "0%",  # LIKE's wildcards, literal
+            "aaaa",  # overlapping trigrams
+            "aa-aa",
+            "STRASSE",  # ß folds to ss
+            "schlüssel-7",
+            "nothing here",
+        ],
+    )
+    def test_label_search_answers_as_name_key_compares(
+        self, searchable: Repository, search: str
+    ) -> None:
+        found = self.labels(searchable, label=search)
+        assert found == self.expected(self.SEARCHED_LABELS, search)
+        assert found or search == "nothing here"
+
+    def test_label_search_with_filters_and_paging(self, searchable: Repository) -> None:
+        keys = [self.searched_key(n, x) for n, x in enumerate(self.SEARCHED_LABELS, start=1)]
+        active_pins = sorted(
+            k.label for k in keys if k.key_usage == "P0" and k.state is KeyState.ACTIVE
+        )
+        for search in ("EK-00", "00", "PEK-001"):
+            want = [x for x in active_pins if name_key(search) in x]
+            assert want
+            assert (
+                self.labels(searchable, label=search, states=(KeyState.ACTIVE,), key_usage="P0")
+                == want
+            )
+            assert self.labels(searchable, label=search, template_id="t-pek") == [
+                x for x in self.expected(self.SEARCHED_LABELS, search) if x.startswith("pek")
+            ]
+        everything = self.expected(self.SEARCHED_LABELS, "-00")
+        pages = [self.labels(searchable, label="-00", limit=7, offset=o) for o in range(0, 80, 7)]
+        assert [x for page in pages for x in page] == everything
+        with searchable.unit_of_work(read_only=True) as uow:
+            assert uow.keys.count(KeyQuery(label="-00", limit=7, offset=7)) == len(everything)
+
+    def test_label_search_finds_a_key_at_once_and_follows_changes(
+        self, searchable: Repository
+    ) -> None:
+        with searchable.unit_of_work() as uow:
+            uow.keys.add(key(900, label="NEW-Search-Me"), mac(1))
+            # in the same unit of work, before the commit
+            assert [s.value.id for s in uow.keys.query(KeyQuery(label="search-me"))] == ["k-900"]
+            uow.commit()
+        assert self.labels(searchable, label="SEARCH-ME") == ["NEW-Search-Me"]
+        with searchable.unit_of_work() as uow:  # rolled back: not in the index either
+            uow.keys.add(key(901, label="Gone-Again"), mac(1))
+        assert self.labels(searchable, label="gone") == []
+        with searchable.unit_of_work() as uow:  # a changed label is found by its new text
+            got = uow.keys.get("k-900")
+            assert got is not None
+            uow.keys.update(replace(got.value, label="RENAMED-9"), mac(2))
+            uow.keys.update(replace(got.value, label="RENAMED-9", state=KeyState.SUSPENDED), mac(3))
+            uow.commit()
+        assert self.labels(searchable, label="search-me") == []
+        assert self.labels(searchable, label="renamed") == ["RENAMED-9"]
+        assert self.labels(searchable, label="renamed", states=(KeyState.SUSPENDED,)) == [
+            "RENAMED-9"
+        ]
+
     def test_query_kcv_prefix_case_insensitive(self, inventory: Repository) -> None:
         assert self.labels(inventory, kcv="ab") == ["PEK-0005", "ZMK-0001", "zmk-0002"]
         assert self.labels(inventory, kcv="abc") == ["PEK-0005", "ZMK-0001"]
@@ -961,7 +1084,7 @@ class TestSqliteSpecifics:
         finally:
             conn.close()
         repo = SqliteRepository(repo_path)
-        with repo.unit_of_work() as uow:  # migrates to version 6 first
+        with repo.unit_of_work() as uow:  # migrates to the current version first
             got = uow.keys.get("k-1")
             assert got is not None and got.value == k
             uow.keys.update(replace(k, state=KeyState.SUSPENDED), mac(2))
@@ -971,7 +1094,7 @@ class TestSqliteSpecifics:
         conn = sqlite3.connect(repo_path)
         try:
             version = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'")
-            assert version.fetchone()[0] == str(CURRENT) == "6"
+            assert version.fetchone()[0] == str(CURRENT) == "7"
             assert conn.execute("SELECT revision FROM keys").fetchone()[0] == 1
             assert conn.execute("SELECT revision FROM templates").fetchone()[0] == 0
         finally:
@@ -981,6 +1104,103 @@ class TestSqliteSpecifics:
             assert "revision" not in [r[1] for r in old.execute("PRAGMA table_info(keys)")]
         finally:
             old.close()
+
+    def test_version_6_file_gets_the_label_index_and_statistics_with_a_backup(
+        self, repo_path: Path
+    ) -> None:
+        SqliteRepository(repo_path, migrations=MIGRATIONS[:6]).create()
+        t = template()
+        keys = [key(n, label=f"{'ZMK' if n % 2 else 'Pek'}-{n:05d}") for n in range(1, 1201)]
+        conn = sqlite3.connect(repo_path)
+        try:
+            conn.execute(
+                "INSERT INTO templates (id, name, name_key, record, mac) VALUES (?, ?, ?, ?, ?)",
+                (t.id, t.name, t.name.casefold(), canonical_bytes(t.to_record()).decode(), mac(0)),
+            )
+            conn.executemany(
+                "INSERT INTO keys (id, label, state, key_usage, algorithm, template_id, kcv, "
+                "deactivation_date, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        k.id,
+                        k.label,
+                        k.state.value,
+                        k.key_usage,
+                        k.algorithm.value,
+                        k.template_id,
+                        k.kcv,
+                        format_time(k.deactivation_date),
+                        canonical_bytes(k.to_record()).decode(),
+                        mac(1),
+                    )
+                    for k in keys
+                ],
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        repo = SqliteRepository(repo_path)
+        backup = repo.migrate()
+        assert backup is not None and backup.name.startswith(repo_path.name + ".schema-v6.")
+        with repo.unit_of_work(read_only=True) as uow:
+            found = uow.keys.query(KeyQuery(label="pek-0001"))
+            assert [s.value.label for s in found] == [f"Pek-{n:05d}" for n in range(10, 20, 2)]
+            assert uow.keys.count(KeyQuery(label="ZMK-")) == 600
+            assert uow.keys.count(KeyQuery(label="k-")) == 1200  # two characters: a scan
+        conn = sqlite3.connect(repo_path)
+        try:
+            assert conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[
+                0
+            ] == str(CURRENT)
+            # the planner's statistics were taken for the 1,200 keys
+            stat = conn.execute(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = 'keys' AND idx = 'keys_facets'"
+            ).fetchone()
+            assert stat is not None and stat[0].split()[0] == "1200"
+        finally:
+            conn.close()
+        old = sqlite3.connect(backup)
+        try:
+            assert "label_key" not in [r[1] for r in old.execute("PRAGMA table_info(keys)")]
+            assert old.execute("SELECT count(*) FROM keys").fetchone()[0] == 1200
+        finally:
+            old.close()
+
+    def test_statistics_are_taken_again_as_bulk_additions_double_the_keys(
+        self, repository: SqliteRepository
+    ) -> None:
+        def analysed() -> int | None:
+            conn = sqlite3.connect(repository.path)
+            try:
+                has = conn.execute(
+                    "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"
+                ).fetchone()
+                row = (
+                    has
+                    and conn.execute(
+                        "SELECT stat FROM sqlite_stat1 WHERE tbl = 'keys' AND idx = 'keys_facets'"
+                    ).fetchone()
+                )
+            finally:
+                conn.close()
+            return int(row[0].split()[0]) if row else None
+
+        def add(first: int, count: int) -> None:
+            with repository.unit_of_work() as uow:
+                uow.keys.add_many([(key(n), mac(1)) for n in range(first, first + count)])
+                uow.commit()
+
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.commit()
+        add(1, 600)
+        assert analysed() is None  # a small repository: SQLite's defaults do
+        add(601, 600)
+        assert analysed() == 1200
+        add(1201, 1000)
+        assert analysed() == 1200  # not yet twice as many
+        add(2201, 300)
+        assert analysed() == 2500
 
     def test_failed_migration_changes_nothing(self, repo_path: Path) -> None:
         SqliteRepository(repo_path).create()

@@ -246,7 +246,9 @@ class SqlUnitOfWork(ABC):
     NO_LIMIT: ClassVar[str]  # "LIMIT <this>" reads every row: "-1" / "ALL"
     BODY_BYTES: ClassVar[str]  # the audit body column as bytes
     PERSON_JOIN: ClassVar[str]  # audit_people, then audit_entries in that order
-    KEY_EXTRA_COLUMNS: ClassVar[tuple[str, ...]] = ()  # keys columns only this backend has
+    # keys columns written from the key beyond the record's copies: label_key, the label
+    # as name_key folds it, for the label search (both backends, schema version 7)
+    KEY_EXTRA_COLUMNS: ClassVar[tuple[str, ...]] = ("label_key",)
 
     def __init__(self, *, read_only: bool) -> None:
         self._read_only = read_only
@@ -314,7 +316,19 @@ class SqlUnitOfWork(ABC):
         return expr
 
     def key_extra_values(self, key: ManagedKey) -> tuple[object, ...]:
-        return ()
+        return (name_key(key.label),)
+
+    def key_labels_written(self, key_ids: Sequence[str], *, added: bool) -> None:
+        """After keys were added (``added``) or updated, in the same transaction: a
+        backend that keeps its label search index itself (SQLite's FTS5 table) brings it
+        in step here; PostgreSQL's indexes follow the table by themselves."""
+        return
+
+    def keys_added_in_bulk(self) -> None:
+        """After ``keys.add_many``: a backend whose planner needs telling that the keys
+        table has grown (SQLite's statistics) does so here; PostgreSQL's autovacuum
+        analyses by itself."""
+        return
 
     # --- the revisions read here ---------------------------------------------------------
 
@@ -638,6 +652,7 @@ class KeyRecords(_Part):
     def add(self, key: ManagedKey, mac: bytes) -> None:
         unique, missing = self._messages(key)
         self._x(self._insert_sql(), self._row(key, mac), unique=unique, foreign_key=missing)
+        self._uow.key_labels_written([key.id], added=True)
         self._added("keys", key.id)
 
     def add_many(self, keys: Sequence[tuple[ManagedKey, bytes]]) -> None:
@@ -654,8 +669,10 @@ class KeyRecords(_Part):
                 self.add(key, mac)
             raise  # pragma: no cover - add() raised above
         self._x("RELEASE add_keys")
+        self._uow.key_labels_written([key.id for key, _ in keys], added=True)
         for key, _ in keys:
             self._added("keys", key.id)
+        self._uow.keys_added_in_bulk()
 
     def update(self, key: ManagedKey, mac: bytes) -> None:
         unique, missing = self._messages(key)
@@ -675,6 +692,7 @@ class KeyRecords(_Part):
             unique=unique,
             foreign_key=missing,
         )
+        self._uow.key_labels_written([key.id], added=False)
 
     def _sealed(self, row: Any) -> Sealed[ManagedKey]:
         key = _rebuild(ManagedKey.from_record, row[0], f"key {row[3]}")

@@ -328,6 +328,29 @@ def _schema_v6(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
 
 
+LABEL_SEARCH_MIN = 3  # characters of a folded search the trigram index can answer
+
+_SCHEMA_V7: tuple[str, ...] = (
+    # The label search (issue 7): the label NFC-normalised and case-folded, as name_key
+    # makes it (the adapter writes it; SQLite's own folding is ASCII only), and an FTS5
+    # trigram index over it (SQLite 3.34+): a substring of 3 characters or more is found
+    # from the index, not by reading 1,000,000 labels. case_sensitive 1: the text is
+    # folded already. The adapter keeps it in step with the keys table in the same
+    # transaction (SqliteUnitOfWork.key_labels_written), not a trigger: with
+    # trusted_schema OFF SQLite refuses a virtual table inside a trigger.
+    "ALTER TABLE keys ADD COLUMN label_key TEXT NOT NULL DEFAULT ''",
+    "UPDATE keys SET label_key = kcw_name_key(label)",
+    "CREATE VIRTUAL TABLE key_labels USING fts5(label_key, tokenize='trigram case_sensitive 1')",
+    "INSERT INTO key_labels (rowid, label_key) SELECT rowid, label_key FROM keys",
+)
+
+
+def _schema_v7(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V7:
+        conn.execute(statement)
+    analyse_keys(conn)  # statistics for the planner, for a repository of some size
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _schema_v1),
     Migration(2, "ceremonies, envelopes and component holders", _schema_v2),
@@ -335,7 +358,41 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "certificates of key pairs", _schema_v4),
     Migration(5, "sealed documents", _schema_v5),
     Migration(6, "record revisions for optimistic concurrency", _schema_v6),
+    Migration(7, "label search index and planner statistics", _schema_v7),
 )
+
+# ANALYZE keys again when the table has grown this many times over since the last one.
+REANALYSE_GROWTH = 2
+REANALYSE_MIN_KEYS = 1000
+
+
+def analyse_keys(conn: sqlite3.Connection, *, growth: int = REANALYSE_GROWTH) -> bool:
+    """Give the query planner the keys table's statistics (``sqlite_stat1``) when they are
+    missing or the table has grown ``growth`` times over since they were taken; return
+    whether ANALYZE ran.
+
+    Why: without statistics SQLite guesses every index equally selective, and for several
+    filters at once ("active AES-256 K0") walks one single-column index in label order,
+    reading a row per entry (140 ms on 1,000,000 keys); with them it reads the combined
+    index (14 ms). ANALYZE of the keys table reads each of its indexes once (under a
+    second for 1,000,000 keys); it runs in the caller's transaction.
+    https://sqlite.org/lang_analyze.html
+    """
+    row = conn.execute("SELECT max(rowid) FROM keys").fetchone()  # a cheap size estimate
+    size = int(row[0] or 0) if row else 0
+    has_stats = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'"
+    ).fetchone()
+    analysed = 0
+    if has_stats:
+        stat = conn.execute(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'keys' AND idx = 'keys_facets'"
+        ).fetchone()
+        analysed = int(str(stat[0]).split()[0]) if stat else 0
+    if size < REANALYSE_MIN_KEYS or size < growth * analysed:
+        return False
+    conn.execute("ANALYZE keys")
+    return True
 
 
 def _storage_error(path: Path, exc: sqlite3.Error) -> WorkstationError:
@@ -867,7 +924,37 @@ class SqliteUnitOfWork(SqlUnitOfWork):
         return f"+{expr}"  # SQLite: a unary + keeps a column's index out of the plan
 
     def label_clause(self, label: str) -> tuple[str, list[object]]:
+        folded = name_key(label)
+        if len(folded) >= LABEL_SEARCH_MIN:
+            # The trigram index: a phrase of the folded text matches the labels whose
+            # label_key holds it as a substring (consecutive trigrams). In an FTS5 string
+            # only '"' is special, written twice (https://sqlite.org/fts5.html, 3.1).
+            phrase = '"' + folded.replace('"', '""') + '"'
+            return "rowid IN (SELECT rowid FROM key_labels WHERE key_labels MATCH ?)", [phrase]
+        # One or two characters: no trigram to look up; read the labels.
         if label.isascii():
             # LIKE folds ASCII case and reads the label index only.
             return "label LIKE ? ESCAPE '\\'", [like_pattern(label)]
-        return "instr(kcw_name_key(label), ?) > 0", [name_key(label)]
+        return "instr(kcw_name_key(label), ?) > 0", [folded]
+
+    def key_labels_written(self, key_ids: Sequence[str], *, added: bool) -> None:
+        if added:
+            self.execute_many(
+                "INSERT INTO key_labels (rowid, label_key) "
+                "SELECT rowid, label_key FROM keys WHERE id = ?",
+                [(key_id,) for key_id in key_ids],
+            )
+            return
+        for key_id in key_ids:  # an update: the index changes only if the label did
+            self.execute(
+                "UPDATE key_labels SET label_key = (SELECT label_key FROM keys WHERE id = ?1) "
+                "WHERE rowid = (SELECT rowid FROM keys WHERE id = ?1) "
+                "AND label_key IS NOT (SELECT label_key FROM keys WHERE id = ?1)",
+                (key_id,),
+            )
+
+    def keys_added_in_bulk(self) -> None:
+        try:
+            analyse_keys(self._connection())
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from None
