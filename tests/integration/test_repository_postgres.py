@@ -8,6 +8,7 @@ two real processes for the concurrency test.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sqlite3
 from dataclasses import replace
@@ -30,7 +31,7 @@ from tests.integration.test_repository_sqlite import (
     person,
     template,
 )
-from workstation.adapters.repository_postgres import PostgresRepository
+from workstation.adapters.repository_postgres import LABEL_SEARCH_INDEX, PostgresRepository
 from workstation.adapters.repository_sqlite import SqliteRepository
 from workstation.devtools.pgcluster import PgCluster, _free_port
 from workstation.domain.keys import KeyEvent, KeyState
@@ -315,3 +316,79 @@ def test_remove_and_scrub(pg_repository: PostgresRepository) -> None:
     assert not pg_repository.exists()
     pg_repository.create()
     assert pg_repository.exists()
+
+
+def _label_index(cluster: PgCluster, database: str) -> bool:
+    with psycopg.connect(cluster.admin_conninfo(database)) as conn:
+        row = conn.execute("SELECT to_regclass(%s)", (LABEL_SEARCH_INDEX,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def _labels(repo: PostgresRepository, search: str) -> list[str]:
+    with repo.unit_of_work(read_only=True) as uow:
+        return [s.value.label for s in uow.keys.query(KeyQuery(label=search))]
+
+
+def test_version_6_database_gets_the_trigram_index_and_finds_old_keys(
+    pg_repository: PostgresRepository, pg_cluster: PgCluster
+) -> None:
+    fill(pg_repository, keys=120)
+    database = pg_repository.url.rsplit("/", 1)[1]
+    assert _label_index(pg_cluster, database)
+    pg_repository.close()
+    with psycopg.connect(pg_cluster.admin_conninfo(database)) as conn:  # as version 6 was
+        conn.execute(f"DROP INDEX {LABEL_SEARCH_INDEX}")
+        conn.execute("UPDATE meta SET value = '6' WHERE name = 'schema_version'")
+    repo = PostgresRepository(pg_repository.url, password=pg_cluster.password)
+    try:
+        assert _labels(repo, "zmk-011") == [f"ZMK-{n:04d}" for n in range(110, 120)]
+        with repo.unit_of_work(read_only=True) as uow:
+            assert uow.meta.get("schema_version") == str(CURRENT)
+            assert uow.meta.get("migrated_at") is not None
+        assert _label_index(pg_cluster, database)
+    finally:
+        repo.close()
+
+
+def test_without_pg_trgm_the_label_search_reads_the_labels_and_says_so(
+    pg_database: tuple[str, str], pg_cluster: PgCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database whose owner is not the workstation's role: the role may create tables
+    in the public schema but not extensions (trusted extensions need CREATE on the
+    database). The repository works without the index and logs why, once; when a DBA
+    adds the extension, the next start builds the index."""
+    url, _ = pg_database
+    database = url.rsplit("/", 1)[1]
+    role = f"kcw_limited_{database}"
+    with psycopg.connect(pg_cluster.admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'limited-password'")
+    try:
+        with psycopg.connect(pg_cluster.admin_conninfo(database), autocommit=True) as conn:
+            conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        limited = f"postgresql://{role}@{pg_cluster.host}:{pg_cluster.port}/{database}"
+        repo = PostgresRepository(limited, password="limited-password")
+        try:
+            with caplog.at_level(logging.WARNING, "workstation.adapters.repository_postgres"):
+                repo.create()
+                fill(repo, keys=40)
+                assert _labels(repo, "ZMK-003") == [f"ZMK-{n:04d}" for n in range(30, 40)]
+                assert _labels(repo, "k-") == [f"ZMK-{n:04d}" for n in range(1, 41)]
+            warnings = [r for r in caplog.records if "pg_trgm" in r.getMessage()]
+            assert len(warnings) == 1
+            assert "no trigram index" in warnings[0].getMessage()
+            assert not _label_index(pg_cluster, database)
+        finally:
+            repo.close()
+        with psycopg.connect(pg_cluster.admin_conninfo(database), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_trgm")  # the DBA allows it after all
+        again = PostgresRepository(limited, password="limited-password")
+        try:
+            assert _labels(again, "zmk-000") == [f"ZMK-{n:04d}" for n in range(1, 10)]
+            assert _label_index(pg_cluster, database)
+        finally:
+            again.close()
+    finally:
+        with psycopg.connect(pg_cluster.admin_conninfo(database), autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(pg_cluster.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")
