@@ -63,8 +63,10 @@ def _held(connector: KeyStores, fleet: Fleet, name: str) -> list[tuple[str, int]
 
 
 def test_a_job_killed_mid_way_finishes_after_a_restart(
-    cli: Cli, virtual_cards: Any, tmp_path: Path
+    cli: Cli, virtual_cards: Any, tmp_path: Path, softhsm_directory: Path
 ) -> None:
+    # The agents run in this process: their tokens go in the session's SoftHSM2 store
+    # (softhsm_directory), the one configuration SoftHSM2 is loaded with in this process.
     readers = staffed(cli, virtual_cards)
     readers("Olivia Grant", "Sam Adeyemi")
     cli.ok(
