@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from workstation.adapters import repository_sqlite
 from workstation.adapters.repository_sqlite import (
     MIGRATIONS,
     Migration,
@@ -1165,6 +1166,28 @@ class TestSqliteSpecifics:
             assert old.execute("SELECT count(*) FROM keys").fetchone()[0] == 1200
         finally:
             old.close()
+
+    def test_a_common_text_is_searched_by_reading_the_labels_with_the_same_answer(
+        self, repository: SqliteRepository, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with repository.unit_of_work() as uow:
+            uow.templates.add(template(), mac(0))
+            uow.keys.add_many([(key(n, label=f"Zmk-{n:03d}"), mac(1)) for n in range(1, 31)])
+            uow.keys.add(key(31, label="PEK-ZMK-X"), mac(1))
+            uow.commit()
+
+        def search(text: str, **paging: int) -> tuple[list[str], int]:
+            query = KeyQuery(label=text, **paging)  # type: ignore[arg-type]
+            with repository.unit_of_work(read_only=True) as uow:
+                labels = [s.value.label for s in uow.keys.query(query)]
+                return labels, uow.keys.count(query)
+
+        from_index = [search("zmk"), search("ZMK-01", limit=4, offset=3), search("-x")]
+        # more matches than the index is used for: the labels are read instead
+        monkeypatch.setattr(repository_sqlite, "LABEL_INDEX_MAX_MATCHES", 5)
+        assert [search("zmk"), search("ZMK-01", limit=4, offset=3), search("-x")] == from_index
+        assert from_index[0] == (["PEK-ZMK-X", *(f"Zmk-{n:03d}" for n in range(1, 31))], 31)
+        assert from_index[1] == (["Zmk-013", "Zmk-014", "Zmk-015", "Zmk-016"], 10)
 
     def test_statistics_are_taken_again_as_bulk_additions_double_the_keys(
         self, repository: SqliteRepository

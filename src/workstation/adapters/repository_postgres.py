@@ -26,8 +26,10 @@ holds nobody up.
 
 The schema is that of the SQLite repository at the same version, in PostgreSQL types
 (text columns use the "C" collation so that ordering and prefix ranges are by code point,
-as in SQLite), plus ``keys.label_key`` (the label NFC-normalised and case-folded, for the
-label search). ``backup()`` writes a SQLite repository file, the portable backup format;
+as in SQLite). The label search (``keys.label_key``, the label NFC-normalised and
+case-folded) has a pg_trgm GIN index where the extension may be created (schema version 7;
+without it the search reads the label index). ``migrate()`` brings a version 6 database
+up to date. ``backup()`` writes a SQLite repository file, the portable backup format;
 ``restore()`` loads one into an empty database.
 """
 
@@ -62,7 +64,12 @@ from workstation.adapters.repository_common import (
     name_key,
     now_text,
 )
-from workstation.adapters.repository_sqlite import MIGRATIONS, SqliteRepository, analyse_keys
+from workstation.adapters.repository_sqlite import (
+    LABEL_SEARCH_MIN,
+    MIGRATIONS,
+    SqliteRepository,
+    analyse_keys,
+)
 from workstation.errors import (
     AlreadyInitialised,
     BadInput,
@@ -896,4 +903,11 @@ class PostgresUnitOfWork(SqlUnitOfWork):
             raise self._repository.error(exc) from None
 
     def label_clause(self, label: str) -> tuple[str, list[object]]:
-        return "label_key LIKE ? ESCAPE '\\'", [like_pattern(name_key(label))]
+        folded = name_key(label)
+        if len(folded) >= LABEL_SEARCH_MIN:
+            # LIKE, which the trigram index answers (where it exists).
+            return "label_key LIKE ? ESCAPE '\\'", [like_pattern(folded)]
+        # One or two characters hold no trigram: the GIN index would be read whole
+        # (720 ms on 1,000,000 keys against 180 ms for the label index). strpos is not an
+        # operator the index serves, so the planner reads the labels.
+        return "strpos(label_key, ?) > 0", [folded]
