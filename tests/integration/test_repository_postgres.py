@@ -338,6 +338,8 @@ def test_version_6_database_gets_the_trigram_index_and_finds_old_keys(
     pg_repository.close()
     with psycopg.connect(pg_cluster.admin_conninfo(database)) as conn:  # as version 6 was
         conn.execute(f"DROP INDEX {LABEL_SEARCH_INDEX}")
+        conn.execute("DROP INDEX keys_state")
+        conn.execute("CREATE INDEX keys_state ON keys(state, label) INCLUDE (id)")
         conn.execute("UPDATE meta SET value = '6' WHERE name = 'schema_version'")
     repo = PostgresRepository(pg_repository.url, password=pg_cluster.password)
     try:
@@ -346,6 +348,17 @@ def test_version_6_database_gets_the_trigram_index_and_finds_old_keys(
             assert uow.meta.get("schema_version") == str(CURRENT)
             assert uow.meta.get("migrated_at") is not None
         assert _label_index(pg_cluster, database)
+        with psycopg.connect(pg_cluster.admin_conninfo(database)) as conn:
+            row = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'keys_state'"
+            ).fetchone()
+        assert row is not None and "INCLUDE (id, label_key)" in row[0]
+        with repo.unit_of_work(read_only=True) as uow:
+            query = KeyQuery(states=(KeyState.ACTIVE,), label="11")
+            assert [s.value.label for s in uow.keys.query(query)] == [
+                "ZMK-0011",
+                *(f"ZMK-{n:04d}" for n in range(110, 120)),
+            ]
     finally:
         repo.close()
 
