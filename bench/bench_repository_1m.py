@@ -5,9 +5,10 @@ Built once and cached (``--cache``, default ``$TMPDIR/kcw-bench-1m``; a cache of
 schema version is migrated as a workstation would, the SQLite migration's backup of it
 deleted): an initialised workstation (fake HSM and cards, as ``bench_gui_inventory.py``;
 the fakes' secrets are kept beside the data so that a later run logs on again) with ``-n``
-keys written through ``KeyRepository.add_many`` in batches of 10,000: a SQLite file, and a database in a
-private PostgreSQL cluster kept in the cache directory (``workstation.devtools.pgcluster``,
-loopback only, fsync off while it exists only for this). Then, for each backend:
+keys written through ``KeyRepository.add_many`` in batches of 10,000: a SQLite file, and a
+database in a private PostgreSQL cluster kept in the cache directory
+(``workstation.devtools.pgcluster``, loopback only, fsync off while it exists only for
+this). Then, for each backend:
 
 - each inventory query as ``KeyService.query`` runs it (a page of 200 and the ``count``
   of all matches, one unit of work), median of ``--runs``;
