@@ -23,7 +23,7 @@ from workstation.config import default_home, load_config
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.keys import KeyState, ManagedKey
 from workstation.domain.people import Role, Status
-from workstation.domain.policy import Action, Quorum
+from workstation.domain.policy import Action, MediaExport, Quorum, describe_media_exports
 from workstation.domain.records import format_time
 from workstation.errors import BadInput, ErrorCategory, WorkstationError
 from workstation.services.app import WorkstationServices
@@ -318,7 +318,12 @@ class Cli:
     def cmd_policy_show(self) -> int:
         with self.session() as session:
             p = self.services.policies.current(session)
-        human = [f"Policy version {p.version}; idle timeout {p.idle_timeout_seconds} s", ""]
+        human = [
+            f"Policy version {p.version}; idle timeout {p.idle_timeout_seconds} s",
+            "Kiosk exports allowed on removable media: "
+            + describe_media_exports(p.removable_media_exports),
+            "",
+        ]
         human += table(
             [[a.value, q.describe()] for a, q in sorted(p.quorums.items())], ["action", "quorum"]
         )
@@ -352,6 +357,24 @@ class Cli:
             self.json,
             p.to_record(),
             f"Policy version {p.version}: sessions lock after {p.idle_timeout_seconds} s idle.",
+        )
+        return EXIT_OK
+
+    def cmd_policy_set_media_exports(self) -> int:
+        words = [w for arg in self.args.kinds for w in arg.split(",") if w.strip()]
+        if self.args.none == bool(words):
+            raise BadInput(
+                "Name the kinds of export a kiosk may write to removable media, or --none; "
+                f"kinds: {', '.join(k.value for k in MediaExport)}."
+            )
+        kinds = frozenset(MediaExport.parse(w) for w in words)
+        with self.session() as session:
+            p = self.services.policies.change(session, removable_media_exports=kinds)
+        emit(
+            self.json,
+            p.to_record(),
+            f"Policy version {p.version}: kiosk exports allowed on removable media: "
+            f"{describe_media_exports(p.removable_media_exports)}.",
         )
         return EXIT_OK
 
@@ -808,6 +831,15 @@ def build_parser() -> argparse.ArgumentParser:
         policy, "set-idle-timeout", Cli.cmd_policy_set_timeout, "lock sessions after SECONDS idle"
     )
     sp.add_argument("seconds", type=int)
+    sp = cmd(
+        policy,
+        "set-media-exports",
+        Cli.cmd_policy_set_media_exports,
+        "the kinds of export a kiosk may write to removable media (replaces the list): "
+        + ", ".join(k.value for k in MediaExport),
+    )
+    sp.add_argument("kinds", nargs="*", metavar="KIND")
+    sp.add_argument("--none", action="store_true", help="nothing: the kiosk's outbox only")
 
     templates = sub.add_parser("templates", help="key templates").add_subparsers(
         dest="sub", required=True, metavar="ACTION"

@@ -370,6 +370,55 @@ DEFAULT_INCOMPATIBLE_ROLES: frozenset[frozenset[Role]] = frozenset(
 DEFAULT_IDLE_TIMEOUT_SECONDS = 300
 
 
+class MediaExport(StrEnum):
+    """The kinds of file a kiosk may write to removable media, when the policy allows.
+
+    None of them can hold a clear key or component: key exchange files are TR-31/TR-34
+    blocks and tokens encrypted under a KEK, key stores are password-protected, backups
+    are encrypted under the master key. Component mailers (PDF files with a clear
+    component) are not a kind here, so no policy can send them to removable media.
+    """
+
+    AUDIT_EXPORT = "audit_export"
+    REPOSITORY_BACKUP = "repository_backup"
+    KEY_EXCHANGE = "key_exchange"
+    CERTIFICATES = "certificates"
+    TLS_KEY_STORES = "tls_key_stores"
+    DUE_DATES = "due_dates"
+    CEREMONY_RECORDS = "ceremony_records"
+
+    @property
+    def display(self) -> str:
+        return _MEDIA_EXPORT_NAMES[self]
+
+    @classmethod
+    def parse(cls, text: str) -> MediaExport:
+        norm = text.strip().lower().replace("-", "_").replace(" ", "_")
+        try:
+            return cls(norm)
+        except ValueError:
+            names = ", ".join(k.value for k in cls)
+            raise BadInput(f"Unknown kind of export {text!r}; use one of: {names}.") from None
+
+
+_MEDIA_EXPORT_NAMES: dict[MediaExport, str] = {
+    MediaExport.AUDIT_EXPORT: "audit exports",
+    MediaExport.REPOSITORY_BACKUP: "repository backups (encrypted)",
+    MediaExport.KEY_EXCHANGE: "key exchange files (TR-31/TR-34 blocks, tokens, vendor files)",
+    MediaExport.CERTIFICATES: "certificate requests and certificates",
+    MediaExport.TLS_KEY_STORES: "TLS key stores (password-protected)",
+    MediaExport.DUE_DATES: "due-date calendars and reports",
+    MediaExport.CEREMONY_RECORDS: "ceremony transcripts and forms (no components)",
+}
+
+
+def describe_media_exports(kinds: Iterable[MediaExport]) -> str:
+    """The kinds' names in the enum's order, or "none"."""
+    chosen = set(kinds)
+    names = [k.display for k in MediaExport if k in chosen]
+    return "; ".join(names) if names else "none"
+
+
 @dataclass(frozen=True)
 class PolicySet:
     """Every policy of the workstation; changed as a whole, under CHANGE_POLICY's quorum."""
@@ -378,6 +427,8 @@ class PolicySet:
     idle_timeout_seconds: int = DEFAULT_IDLE_TIMEOUT_SECONDS
     incompatible_roles: frozenset[frozenset[Role]] = DEFAULT_INCOMPATIBLE_ROLES
     version: int = 1
+    # What a kiosk may write to removable media; none by default (outbox only).
+    removable_media_exports: frozenset[MediaExport] = frozenset()
 
     def __post_init__(self) -> None:
         if not 30 <= self.idle_timeout_seconds <= 86_400:
@@ -406,8 +457,12 @@ class PolicySet:
                 a, b = sorted(r.display for r in pair)
                 raise BadInput(f"Policy forbids one person to be both {a} and {b}.")
 
+    def allows_on_media(self, kind: MediaExport | None) -> bool:
+        """Whether a kiosk may write ``kind`` to removable media (None: never)."""
+        return kind is not None and kind in self.removable_media_exports
+
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "quorums": {a.value: q.to_record() for a, q in sorted(self.quorums.items())},
             "idle_timeout_seconds": self.idle_timeout_seconds,
             "incompatible_roles": sorted(
@@ -415,6 +470,13 @@ class PolicySet:
             ),
             "version": self.version,
         }
+        # Left out when empty: a policy stored before this field existed has the same
+        # canonical bytes, so its seal still verifies.
+        if self.removable_media_exports:
+            record["removable_media_exports"] = sorted(
+                k.value for k in self.removable_media_exports
+            )
+        return record
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> PolicySet:
@@ -425,6 +487,9 @@ class PolicySet:
                 frozenset(Role(r) for r in p) for p in rec["incompatible_roles"]
             ),
             version=int(rec["version"]),
+            removable_media_exports=frozenset(
+                MediaExport(k) for k in rec.get("removable_media_exports") or ()
+            ),
         )
 
     def binding_bytes(self) -> bytes:

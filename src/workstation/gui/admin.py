@@ -47,7 +47,14 @@ from PySide6.QtWidgets import (
 
 from workstation.domain.algorithms import KeyAlgorithm
 from workstation.domain.people import Card, Group, Person, Role, Status
-from workstation.domain.policy import KEY_ACTIONS, Action, PolicySet, Quorum
+from workstation.domain.policy import (
+    KEY_ACTIONS,
+    Action,
+    MediaExport,
+    PolicySet,
+    Quorum,
+    describe_media_exports,
+)
 from workstation.domain.templates import (
     EXPORTABILITY,
     KEY_USAGES,
@@ -1371,6 +1378,21 @@ class PoliciesSection(_Section):
         self.timeout_words.setObjectName("idleTimeoutWords")
         self.timeout_error = ErrorLabel("error_idle_timeout_seconds", self)
         self.roles_note = _hint(self, "incompatibleRoles")
+        # One box per kind of export a kiosk may write to removable media; the kiosk's
+        # outbox is always allowed, and component mailers never leave it.
+        self.media_group = QGroupBox(
+            "In kiosk mode, these may also be written to removable media (the outbox is "
+            "always allowed; component mailers never leave it):",
+            self,
+        )
+        self.media_group.setObjectName("mediaExports")
+        media_grid = QGridLayout(self.media_group)
+        self.media: dict[MediaExport, QCheckBox] = {}
+        for i, kind in enumerate(MediaExport):
+            box = QCheckBox(kind.display[:1].upper() + kind.display[1:], self.media_group)
+            box.setObjectName(f"media_{kind.value}")
+            self.media[kind] = box
+            media_grid.addWidget(box, i // 2, i % 2)
         self.error = ErrorLabel("policyError", self)
         self.apply_button = _button("&Apply changes…", "applyPolicyButton", self, self.apply)
         self.revert_button = _button("&Undo edits", "revertPolicyButton", self, self.revert)
@@ -1382,6 +1404,7 @@ class PoliciesSection(_Section):
         form.addRow("Lock an idle session after:", timeout_row)
         form.addRow("", self.timeout_error)
         form.addRow("One person may not be both:", self.roles_note)
+        form.addRow(self.media_group)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
@@ -1431,6 +1454,8 @@ class PoliciesSection(_Section):
         self._filling = False
         _fit(self.table)
         self.timeout.setValue(policy.idle_timeout_seconds)
+        for kind, box in self.media.items():
+            box.setChecked(kind in policy.removable_media_exports)
         self.timeout_error.show_error(None)
         self.error.show_error(None)
 
@@ -1491,6 +1516,9 @@ class PoliciesSection(_Section):
             quorums[Action(str(action_item.data(Qt.ItemDataRole.UserRole)))] = quorum_item.text()
         return PolicyForm(self.policy, quorums, self.timeout.value())
 
+    def media_choice(self) -> frozenset[MediaExport]:
+        return frozenset(kind for kind, box in self.media.items() if box.isChecked())
+
     def apply(self) -> None:
         form = self.form()
         if form is None:
@@ -1509,11 +1537,19 @@ class PoliciesSection(_Section):
             self.error.show_error(None)
             return
         quorums, timeout = form.changes()
-        if not quorums and timeout is None:
+        media: frozenset[MediaExport] | None = self.media_choice()
+        if self.policy is not None and media == self.policy.removable_media_exports:
+            media = None
+        if not quorums and timeout is None and media is None:
             self.error.show_error("Nothing changed.")
             return
         self.error.show_error(None)
         changes = form.describe_changes()
+        if media is not None and self.policy is not None:
+            before = describe_media_exports(self.policy.removable_media_exports)
+            changes.append(
+                f"Kiosk exports to removable media: {before} → {describe_media_exports(media)}"
+            )
         if not self.page.confirm(
             "Change the policy", "Change the policy?\n\n" + "\n".join(changes)
         ):
@@ -1523,7 +1559,7 @@ class PoliciesSection(_Section):
             action=Action.CHANGE_POLICY,
             title="Changing the policy",
             call=lambda s: services.policies.change(
-                s, quorums=quorums, idle_timeout_seconds=timeout
+                s, quorums=quorums, idle_timeout_seconds=timeout, removable_media_exports=media
             ),
             kind="policy",
             on_done=lambda p: self.page.say(f"The policy is now version {p.version}."),

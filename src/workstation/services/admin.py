@@ -12,6 +12,7 @@ from workstation.domain.people import Role, Status
 from workstation.domain.policy import (
     KEY_ACTIONS,
     Action,
+    MediaExport,
     Participant,
     PolicySet,
     Quorum,
@@ -33,6 +34,14 @@ class PolicyService:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             return self.ctx.policy(uow)
 
+    def removable_media_exports(self) -> frozenset[MediaExport]:
+        """What the policy in force lets a kiosk write to removable media.
+
+        Read without a session: the kiosk's file dialogs need it before and between
+        actions, and it is no secret (the seal is checked as for every read)."""
+        with self.ctx.repository.unit_of_work() as uow:
+            return self.ctx.policy(uow).removable_media_exports
+
     def change(
         self,
         session: Session,
@@ -40,8 +49,12 @@ class PolicyService:
         quorums: Mapping[Action, Quorum] | None = None,
         idle_timeout_seconds: int | None = None,
         incompatible_roles: frozenset[frozenset[Role]] | None = None,
+        removable_media_exports: frozenset[MediaExport] | None = None,
     ) -> PolicySet:
-        """Change policies under the CHANGE_POLICY quorum of the policy in force."""
+        """Change policies under the CHANGE_POLICY quorum of the policy in force.
+
+        ``removable_media_exports`` replaces the whole set of kinds a kiosk may write to
+        removable media (an empty set: none, the outbox only)."""
         with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.CHANGE_POLICY)
             old = self.ctx.policy(uow)
@@ -61,6 +74,11 @@ class PolicyService:
                     incompatible_roles if incompatible_roles is not None else old.incompatible_roles
                 ),
                 version=old.version + 1,
+                removable_media_exports=(
+                    frozenset(removable_media_exports)
+                    if removable_media_exports is not None
+                    else old.removable_media_exports
+                ),
             )
             if new.to_record() | {"version": 0} == old.to_record() | {"version": 0}:
                 raise BadInput("The new policy is the same as the one in force; nothing changed.")
@@ -78,6 +96,11 @@ class PolicyService:
                 changes["idle_timeout_seconds"] = {
                     "before": old.idle_timeout_seconds,
                     "after": idle_timeout_seconds,
+                }
+            if new.removable_media_exports != old.removable_media_exports:
+                changes["removable_media_exports"] = {
+                    "before": sorted(k.value for k in old.removable_media_exports),
+                    "after": sorted(k.value for k in new.removable_media_exports),
                 }
             self.ctx.audit(
                 uow,
