@@ -95,6 +95,7 @@ def shoot(home: Path, out: Path) -> int:
         wait_until(app, lambda: any(r.card_present for r in state.readers), "a card")
         settle(app, 1.0)
         save(window, out / "01-logon.png")
+        shoot_logon_pin(app, window, out)
 
         done: list[object] = []
         state.log_on(r0, bytearray(DEMO_PIN), on_done=done.append)
@@ -172,9 +173,11 @@ def shoot(home: Path, out: Path) -> int:
         wizard.close()
 
         shoot_exchanges(app, state, window, cards.insert, card, out)
+        shoot_ceremonies(app, state, window, cards.insert, card, home, out)
         shoot_certificates(app, state, window, home, out)
         pek = made[0].keys[0].label  # type: ignore[attr-defined]
         shoot_distribution(app, state, window, pek, out)
+        shoot_administration(app, window, out)
 
         assert state.session is not None
         state.session.lock("idle for more than 300 seconds")
@@ -189,6 +192,144 @@ def shoot(home: Path, out: Path) -> int:
             with contextlib.suppress(Exception):  # an empty reader is fine here
                 cards.remove(i)
     return 0
+
+
+def shoot_logon_pin(app: QApplication, window: object, out: Path) -> None:
+    """The logon screen with a PIN typed (masked), then the answer to a wrong PIN."""
+    form = window.logon.form  # type: ignore[attr-defined]
+    form.pin_edit.setText("123456")
+    settle(app, 0.5)
+    save(window, out / "13-logon-pin.png")  # type: ignore[arg-type]
+    form.pin_edit.setText("654321")
+    form.submit()
+    wait_until(app, lambda: "not correct" in form.message.text(), "the wrong PIN's answer")
+    settle(app, 1.0)  # the reader list reads the tries left again
+    save(window, out / "13-logon-wrong-pin.png")  # type: ignore[arg-type]
+
+
+def shoot_ceremonies(
+    app: QApplication,
+    state: object,
+    window: object,
+    insert: Callable[[Path, int], str],
+    card: Callable[[str], Path],
+    home: Path,
+    out: Path,
+) -> None:
+    """A key generated as printed components (the wizard's custodians, review and result
+    pages), its envelopes sealed and handed over (the envelope register), and the master
+    key backed up as 2-of-3 shares (the wizard's scheme page and the holders tab)."""
+    from workstation.domain.ceremonies import EnvelopeState
+    from workstation.gui.ceremonies_page import CeremoniesPage
+    from workstation.gui.ceremony_wizards import open_generate_components, open_master_key_backup
+    from workstation.gui.state import AppState
+
+    assert isinstance(state, AppState)
+    services = state.services
+    done: list[object] = []
+    # Cara, Carl, Olivia and Sam are logged on; Chen holds the third master key share.
+    state.log_on(insert(card("chen"), 4), bytearray(DEMO_PIN), on_done=done.append)
+    wait_until(app, lambda: bool(done), "Chen's logon")
+    paper = home / "paper"
+    paper.mkdir(mode=0o700)
+
+    page = window.ceremonies  # type: ignore[attr-defined]
+    assert isinstance(page, CeremoniesPage)
+    window.tabs.setCurrentWidget(page)  # type: ignore[attr-defined]
+    settle(app, 1.0)
+
+    wizard = open_generate_components(state, window)  # type: ignore[arg-type]
+    templates = wizard.template_page.list
+    wait_until(app, lambda: templates.count() > 0, "the ceremony wizard's templates")
+    wizard.template_page.select("Card verification key")
+    wizard.template_page.label.setText("CVK-2026-PAPER-01")
+    wizard.next()
+    custodians = wizard.custodians_page
+    wait_until(app, lambda: custodians.loaded, "the custodians")
+    custodians.choose(1, "Cara Mendes")
+    custodians.choose(2, "Carl Novak")
+    settle(app, 0.5)
+    save(wizard, out / "14-ceremony-custodians.png")
+    wizard.next()
+    wizard.output_page.set_directory(paper)
+    wizard.next()
+    review = wizard.review_page
+    wait_until(app, lambda: "quorum is met" in review.quorum.status.text(), "the quorum")
+    settle(app, 0.5)
+    save(wizard, out / "14-ceremony-review.png")
+    wizard.next()
+    wait_until(app, lambda: wizard.currentId() == wizard.RESULT_PAGE, "the mailers", 60)
+    settle(app, 1.0)
+    save(wizard, out / "14-ceremony-result.png")
+    serials = [str(row[0]) for row in wizard.result_page.model.rows]
+    wizard.close()
+    settle(app)
+
+    moved: list[object] = []
+
+    def custody(_: object) -> object:
+        session = state.ensure_session()
+        ceremonies = services.ceremonies
+        for number, serial in enumerate(serials, 1):
+            ceremonies.record_envelope(
+                session, serial, EnvelopeState.SEALED, bag_number=f"TEB-0047{number:02d}"
+            )
+        return ceremonies.record_envelope(session, serials[0], EnvelopeState.HANDED_OVER)
+
+    state.run(custody, on_done=moved.append, on_error=moved.append)
+    wait_until(app, lambda: bool(moved), "the envelope events", timeout=60)
+    if isinstance(moved[0], BaseException):
+        raise moved[0]
+    state.data_changed.emit("ceremonies")
+    page.refresh()
+    wait_until(app, lambda: page.select_envelope(serials[0]), "the envelope register")
+    settle(app, 1.0)
+    save(window, out / "15-envelope-register.png")  # type: ignore[arg-type]
+
+    backup = open_master_key_backup(state, window)  # type: ignore[arg-type]
+    holders = backup.holders_page
+    wait_until(app, lambda: holders.loaded, "the share holders")
+    holders.count.setValue(3)
+    for number, name in enumerate(("Cara Mendes", "Carl Novak", "Chen Wei"), 1):
+        holders.choose(number, name)
+    backup.next()
+    backup.scheme_page.threshold.setValue(2)
+    settle(app, 0.5)
+    save(backup, out / "16-master-key-backup.png")
+    backup.next()
+    backup.output_page.set_directory(paper)
+    backup.next()
+    quorum = backup.review_page.quorum.status
+    wait_until(app, lambda: "quorum is met" in quorum.text(), "the backup quorum")
+    backup.next()
+    wait_until(app, lambda: backup.currentId() == backup.RESULT_PAGE, "the share mailers", 60)
+    settle(app, 1.0)
+    save(backup, out / "16-master-key-backup-result.png")
+    backup.close()
+    settle(app)
+    page.refresh()
+    settle(app, 1.5)
+    page.tabs.setCurrentIndex(2)
+    settle(app, 0.5)
+    save(window, out / "16-component-holders.png")  # type: ignore[arg-type]
+
+
+def shoot_administration(app: QApplication, window: object, out: Path) -> None:
+    """The Administration page's policies (what to review after initialisation) and the
+    enrolment dialog."""
+    admin = window.admin  # type: ignore[attr-defined]
+    window.tabs.setCurrentWidget(admin)  # type: ignore[attr-defined]
+    settle(app, 1.0)
+    admin.tabs.setCurrentWidget(admin.policies)
+    settle(app, 1.5)
+    save(window, out / "17-policies.png")  # type: ignore[arg-type]
+    admin.tabs.setCurrentWidget(admin.people)
+    settle(app, 1.0)
+    dialog = admin.people.open_enrol()
+    settle(app, 1.0)
+    save(dialog, out / "17-enrol-person.png")
+    dialog.close()
+    settle(app)
 
 
 def partner_ca() -> tuple[bytes, bytes]:
