@@ -282,6 +282,33 @@ def cmd_print(cli: Cli) -> int:
     return EXIT_OK
 
 
+def cmd_export_record(cli: Cli) -> int:
+    target = Path(cli.args.out).expanduser()
+    with cli.session() as session:
+        result = cli.services.ceremonies.export_record(session, cli.args.ceremony, target)
+    lines = [
+        f"Ceremony record {result.ceremony_id[:12]} written to {result.path}: the transcript "
+        f"(SHA-256 {result.transcript_hash}), {result.signatures} card signature(s) with their "
+        f"certificates and audit entry {result.audit_seq}, signed by the audit key "
+        f"SHA-256 {result.audit_key_sha256}.",
+        "Verify anywhere with: workstation-audit-verify --ceremony "
+        f"{result.path} --public-key AUDIT-KEY.pem [--audit-export EXPORT]",
+    ]
+    emit(
+        cli.json,
+        {
+            "file": str(result.path),
+            "ceremony": result.ceremony_id,
+            "transcript_hash": result.transcript_hash,
+            "audit_entry": result.audit_seq,
+            "signatures": result.signatures,
+            "audit_key_sha256": result.audit_key_sha256,
+        },
+        lines,
+    )
+    return EXIT_OK
+
+
 # --- envelopes and holders ----------------------------------------------------------------
 
 
@@ -558,6 +585,14 @@ def register(
     sp = cmd(ceremony, "print", cmd_print, "print a ceremony record for hand signatures")
     sp.add_argument("ceremony")
     paper(sp)
+    sp = cmd(
+        ceremony,
+        "export-record",
+        cmd_export_record,
+        "write a ceremony record signed by the audit key, for workstation-audit-verify",
+    )
+    sp.add_argument("ceremony", help="id or its first characters")
+    sp.add_argument("--out", metavar="FILE", required=True, help="a new file (never overwritten)")
 
     envelopes = sub.add_parser("envelopes", help="the envelope register").add_subparsers(
         dest="sub", required=True, metavar="ACTION"

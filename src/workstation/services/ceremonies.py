@@ -15,6 +15,8 @@ Security Requirements 5, 6, 8 and 21):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +30,7 @@ from typing import Any
 from workstation.domain import components as comp
 from workstation.domain import secret_sharing as sss
 from workstation.domain.algorithms import KeyAlgorithm
+from workstation.domain.audit import AuditEntry
 from workstation.domain.cardauth import signature_is_valid
 from workstation.domain.ceremonies import (
     CUSTODIAN_EVENTS,
@@ -61,6 +64,7 @@ from workstation.errors import (
     SessionLocked,
     WorkstationError,
 )
+from workstation.files import write_new
 from workstation.services.context import Authorisation, ServiceContext
 from workstation.services.keys import check_exportable
 from workstation.services.ports import (
@@ -72,6 +76,12 @@ from workstation.services.ports import (
     UnitOfWork,
 )
 from workstation.services.session import Member, Session
+from workstation.standalone.audit_verify import (
+    CEREMONY_RECORD_FORMAT,
+    CEREMONY_RECORD_VERSION,
+    ceremony_record_file,
+    ceremony_record_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +168,18 @@ class CeremonyVerification:
     @property
     def ok(self) -> bool:
         return self.seal_ok and not self.missing and all(s.valid for s in self.signatures)
+
+
+@dataclass(frozen=True)
+class RecordExport:
+    """A ceremony record written for the standalone verifier."""
+
+    path: Path
+    ceremony_id: str
+    transcript_hash: str
+    audit_seq: int  # the audit entry that recorded the ceremony
+    signatures: int
+    audit_key_sha256: str
 
 
 @dataclass(frozen=True)
@@ -925,6 +947,121 @@ class CeremonyService:
         pdf = self._renderer().ceremony_record(document)
         return self._deliver(
             session, [(name, f"Ceremony record {c.id[:12]}", pdf)], output, "ceremony", c.id
+        )
+
+    def export_record(self, session: Session, ref: str, path: Path) -> RecordExport:
+        """Write the ceremony's record for the standalone verifier
+        (``workstation-audit-verify --ceremony``): the transcript as the cards signed it,
+        its hash, each signature with the signer's enrolled card certificate, the audit
+        entry that recorded the ceremony, all signed by the HSM audit key (format in
+        ``standalone/audit_verify.py``). Needs EXPORT_AUDIT; audited; a new file only.
+
+        A record whose seal, or whose signers' card records, do not verify is refused: the
+        audit key signs only what the workstation holds unaltered."""
+        target = Path(path).expanduser()
+        if target.exists():
+            raise BadInput(f"{target} exists already; choose a new file name.")
+        if not target.parent.is_dir():
+            raise BadInput(f"The folder {target.parent} does not exist.")
+        with self.ctx.repository.unit_of_work() as uow:
+            auth = self.ctx.authorise(uow, session, Action.EXPORT_AUDIT)
+            sealed = uow.ceremonies.get(ref)
+            if sealed is None:
+                raise NotFound(f"No ceremony {ref!r}.")
+            ceremony = sealed.value
+            if not self.ctx.hsm.verify_binding(ceremony.binding_bytes(), sealed.mac):
+                raise IntegrityError(
+                    f"The stored record of ceremony {ceremony.id[:12]} fails its seal (altered "
+                    "in the database); it is not exported."
+                )
+            signatures: list[dict[str, str]] = []
+            for sig in ceremony.signatures:
+                card = uow.cards.get(sig.card_id)
+                if card is None or not self.ctx.hsm.verify_binding(
+                    card.value.binding_bytes(), card.mac
+                ):
+                    state = "is not enrolled here" if card is None else "fails its seal"
+                    raise IntegrityError(
+                        f"The card {sig.card_id[:12]} that signed for {sig.name} {state}; the "
+                        f"record of ceremony {ceremony.id[:12]} is not exported."
+                    )
+                signatures.append(
+                    {
+                        "person_id": sig.person_id,
+                        "name": sig.name,
+                        "card_id": sig.card_id,
+                        "certificate": base64.b64encode(card.value.certificate).decode("ascii"),
+                        "signature": base64.b64encode(sig.signature).decode("ascii"),
+                    }
+                )
+            entry = self._ceremony_entry(uow, ceremony)
+            wid = self.ctx.workstation_id(uow)
+            audit_key = self.ctx.hsm.audit_public_key()
+            record: dict[str, Any] = {
+                "format": CEREMONY_RECORD_FORMAT,
+                "version": CEREMONY_RECORD_VERSION,
+                "workstation_id": wid,
+                "ceremony_id": ceremony.id,
+                "exported_at": format_time(self.ctx.clock.now()),
+                "transcript": ceremony.transcript_record(),
+                "transcript_sha256": ceremony.transcript_hash,
+                "signatures": signatures,
+                "audit_entry": {"seq": entry.seq, "hash": entry.hash.hex(), "action": entry.action},
+                "audit_key_sha256": hashlib.sha256(audit_key).hexdigest(),
+            }
+            data = ceremony_record_file(
+                record, self.ctx.hsm.sign_audit(ceremony_record_message(record))
+            )
+            self.ctx.audit(
+                uow,
+                auth,
+                "ceremony.export-record",
+                "ceremony",
+                ceremony.id,
+                label=ceremony.key_label or "",
+                details={
+                    "file": str(target),
+                    "transcript_hash": ceremony.transcript_hash,
+                    "audit_entry": entry.seq,
+                },
+                session=session,
+            )
+            try:
+                written = write_new(str(target), data)
+            except OSError as exc:
+                raise WorkstationError(
+                    f"The ceremony record could not be written to {target}: {exc.strerror or exc}."
+                ) from None
+            try:
+                uow.commit()
+            except BaseException:
+                written.unlink(missing_ok=True)
+                raise
+        self.ctx.checkpoint()
+        return RecordExport(
+            path=written,
+            ceremony_id=ceremony.id,
+            transcript_hash=ceremony.transcript_hash,
+            audit_seq=entry.seq,
+            signatures=len(signatures),
+            audit_key_sha256=record["audit_key_sha256"],
+        )
+
+    @staticmethod
+    def _ceremony_entry(uow: UnitOfWork, ceremony: Ceremony) -> AuditEntry:
+        """The audit entry that recorded ``ceremony`` with its transcript hash."""
+        action = f"ceremony.{ceremony.kind.value}"
+        for entry in uow.audit.search(action=action, object_id=ceremony.id, limit=100):
+            details = entry.body.get("details")
+            if (
+                entry.action == action
+                and isinstance(details, dict)
+                and details.get("transcript_hash") == ceremony.transcript_hash
+            ):
+                return entry
+        raise IntegrityError(
+            f"No audit entry records ceremony {ceremony.id[:12]} with its transcript hash; "
+            "the record is not exported (verify the audit log)."
         )
 
     @staticmethod

@@ -64,16 +64,26 @@ The header's public key is informative only: the trust anchor is the key the aud
 obtained from the bank's published record and gives on the command line; an export whose
 embedded key differs fails.
 
+Ceremony records
+----------------
+A key ceremony's record, exported for an auditor, is checked here too: see the section
+"ceremony records" below for its format and for what is verified.
+
 Command line
 ------------
 ``workstation-audit-verify EXPORT_FILE --public-key KEY.pem [--json]`` exits 0 when the
 log verifies, 1 when it does not (naming the first bad entry), 2 for a usage error or a
 file that cannot be read.
+
+``workstation-audit-verify --ceremony RECORD --public-key KEY.pem [--audit-export
+EXPORT_FILE] [--json]`` verifies a ceremony record (and, given an export, the log and the
+entry that recorded the ceremony), with the same exit statuses.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -90,24 +100,38 @@ if TYPE_CHECKING:  # cryptography is imported where a signature or key is handle
     from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
+    "CEREMONY_RECORD_DOMAIN",
+    "CEREMONY_RECORD_FORMAT",
+    "CEREMONY_RECORD_VERSION",
     "CHECKPOINT_DOMAIN",
     "ENTRY_DOMAIN",
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "GENESIS_HASH",
     "AuditExport",
+    "CeremonyRecord",
+    "CeremonyRecordError",
+    "CeremonyReport",
     "ChainCheckpoint",
     "ChainEntry",
     "ExportFormatError",
     "Problem",
+    "RecordSignature",
     "Report",
+    "SignatureCheck",
     "canonical",
+    "ceremony_record_file",
+    "ceremony_record_message",
     "checkpoint_message",
     "entry_hash",
     "entry_hash_canonical",
     "load_public_key",
     "main",
+    "parse_ceremony_record",
+    "public_key_fingerprint",
+    "read_ceremony_record",
     "read_export",
+    "verify_ceremony_record",
     "verify_chain",
     "verify_export",
     "write_export",
@@ -879,25 +903,579 @@ def verify_export(export: AuditExport, public_key: ec.EllipticCurvePublicKey) ->
     return report
 
 
+# --- ceremony records ------------------------------------------------------------------------
+#
+# A key ceremony's transcript is signed by every participant's PIV card (slot 9A key):
+# ECDSA with SHA-256 (DER) for an EC card, RSASSA-PKCS1-v1_5 with SHA-256 for an RSA card,
+# over canonical(transcript). The workstation exports a ceremony *record* for an auditor:
+# one JSON object (written indented; only its content counts, never its layout)::
+#
+#     {"format": "kcw-ceremony-record", "version": 1,
+#      "workstation_id": WS, "ceremony_id": ID, "exported_at": AT,
+#      "transcript": {...},            # the object the cards signed, field for field
+#      "transcript_sha256": HEX,       # SHA-256 of canonical(transcript)
+#      "signatures": [{"person_id": .., "name": .., "card_id": HEX,
+#                      "certificate": BASE64_DER, "signature": BASE64_DER}, ...],
+#      "audit_entry": {"seq": N, "hash": HEX, "action": "ceremony.<kind>"},
+#      "audit_key_sha256": HEX,        # informative: the fingerprint of the signing key
+#      "audit_signature": BASE64_DER}
+#
+# The participants are those named in the signed transcript ("participants": person_id,
+# name, part, card_id = SHA-256 of the card's certificate). ``audit_entry`` is the audit
+# log entry that recorded the ceremony (its details hold the transcript hash).
+# ``audit_signature`` is by the workstation's HSM audit key (ECDSA P-256, SHA-256, DER)
+# over::
+#
+#     b"kcw-ceremony-record-v1" || 0x00 || canonical(the record without "audit_signature")
+
+CEREMONY_RECORD_FORMAT = "kcw-ceremony-record"
+CEREMONY_RECORD_VERSION = 1
+CEREMONY_RECORD_DOMAIN = b"kcw-ceremony-record-v1\x00"
+_RECORD_FIELDS = {
+    "format",
+    "version",
+    "workstation_id",
+    "ceremony_id",
+    "exported_at",
+    "transcript",
+    "transcript_sha256",
+    "signatures",
+    "audit_entry",
+    "audit_key_sha256",
+    "audit_signature",
+}
+_SIGNATURE_FIELDS = {"person_id", "name", "card_id", "certificate", "signature"}
+_PARTICIPANT_FIELDS = ("person_id", "name", "part", "card_id")
+
+
+class CeremonyRecordError(ValueError):
+    """The ceremony record file is malformed; the message names the field."""
+
+
+def ceremony_record_message(record: Mapping[str, Any]) -> bytes:
+    """The bytes the HSM audit key signs for a ceremony record: every field but
+    ``audit_signature``, canonical, after the record's domain prefix."""
+    unsigned = {k: v for k, v in record.items() if k != "audit_signature"}
+    return CEREMONY_RECORD_DOMAIN + canonical(unsigned)
+
+
+def ceremony_record_file(record: Mapping[str, Any], audit_signature: bytes) -> bytes:
+    """The file's bytes: the record with its audit signature, indented for reading."""
+    signed = {**record, "audit_signature": base64.b64encode(audit_signature).decode("ascii")}
+    text = json.dumps(signed, sort_keys=True, indent=2, ensure_ascii=False)
+    return text.encode("utf-8") + b"\n"
+
+
+def public_key_fingerprint(public_key: ec.EllipticCurvePublicKey) -> str:
+    """SHA-256 of the key's SubjectPublicKeyInfo (DER), lower-case hex: the fingerprint the
+    workstation prints (``openssl pkey -pubin -outform DER | sha256sum`` gives the same)."""
+    return hashlib.sha256(_public_der(public_key)).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordSignature:
+    """One participant's card signature over the transcript, with the card's certificate."""
+
+    person_id: str
+    name: str
+    card_id: str
+    certificate: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class CeremonyRecord:
+    """A parsed ceremony record (the fields checked for type; nothing verified yet)."""
+
+    fields: Mapping[str, Any]
+    workstation_id: str
+    ceremony_id: str
+    exported_at: str
+    transcript: Mapping[str, Any]
+    transcript_sha256: str
+    signatures: tuple[RecordSignature, ...]
+    participants: tuple[Mapping[str, str], ...]
+    audit_seq: int
+    audit_hash: bytes
+    audit_action: str
+    audit_signature: bytes
+
+    @property
+    def kind(self) -> str:
+        return str(self.transcript.get("kind", ""))
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # Two values for one name: a reader and this verifier could see different ones.
+            raise CeremonyRecordError(f"the field {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise CeremonyRecordError(f"{name} is not a JSON value this record may hold")
+
+
+def _record_field(obj: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    if name not in obj:
+        raise CeremonyRecordError(f"{where}: field {name!r} is missing")
+    value = obj[name]
+    ok = type(value) is int if kind is int else isinstance(value, kind)
+    if not ok:
+        what = {int: "an integer", str: "a string", dict: "a JSON object", list: "a list"}
+        raise CeremonyRecordError(f"{where}: field {name!r} must be {what.get(kind, kind)}")
+    return value
+
+
+def _record_bytes(obj: Mapping[str, Any], name: str, where: str, *, hex_size: int = 0) -> bytes:
+    value = _record_field(obj, name, str, where)
+    if hex_size:
+        if len(value) != hex_size * 2 or not re.fullmatch(r"[0-9a-f]*", value):
+            raise CeremonyRecordError(
+                f"{where}: field {name!r} must be {hex_size * 2} lower-case hex digits"
+            )
+        return bytes.fromhex(value)
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise CeremonyRecordError(f"{where}: field {name!r} is not base64") from None
+
+
+def parse_ceremony_record(data: bytes) -> CeremonyRecord:
+    """Parse a record file's bytes. Raises CeremonyRecordError naming what is wrong."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CeremonyRecordError(f"not UTF-8 (byte {exc.start + 1})") from None
+    try:
+        fields = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except CeremonyRecordError:
+        raise
+    except ValueError as exc:
+        raise CeremonyRecordError(f"not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise CeremonyRecordError("not a JSON object")
+    if fields.get("format") != CEREMONY_RECORD_FORMAT:
+        raise CeremonyRecordError(
+            f"field 'format' must be {CEREMONY_RECORD_FORMAT!r} (not a ceremony record?)"
+        )
+    version = _record_field(fields, "version", int, "the record")
+    if version != CEREMONY_RECORD_VERSION:
+        raise CeremonyRecordError(
+            f"field 'version' is {version}; this verifier reads version {CEREMONY_RECORD_VERSION}"
+        )
+    extra = sorted(set(fields) - _RECORD_FIELDS)
+    if extra:
+        raise CeremonyRecordError(f"unknown field {extra[0]!r} in the record")
+    where = "the record"
+    transcript = _record_field(fields, "transcript", dict, where)
+    participants_raw = _record_field(transcript, "participants", list, "the transcript")
+    participants: list[Mapping[str, str]] = []
+    for n, p in enumerate(participants_raw, start=1):
+        at = f"the transcript's participant {n}"
+        if not isinstance(p, dict):
+            raise CeremonyRecordError(f"{at} is not a JSON object")
+        for name in _PARTICIPANT_FIELDS:
+            _record_field(p, name, str, at)
+        participants.append(p)
+    signatures: list[RecordSignature] = []
+    for n, s in enumerate(_record_field(fields, "signatures", list, where), start=1):
+        at = f"signature {n}"
+        if not isinstance(s, dict):
+            raise CeremonyRecordError(f"{at} is not a JSON object")
+        unknown = sorted(set(s) - _SIGNATURE_FIELDS)
+        if unknown:
+            raise CeremonyRecordError(f"{at}: unknown field {unknown[0]!r}")
+        signatures.append(
+            RecordSignature(
+                person_id=_record_field(s, "person_id", str, at),
+                name=_record_field(s, "name", str, at),
+                card_id=_record_field(s, "card_id", str, at),
+                certificate=_record_bytes(s, "certificate", at),
+                signature=_record_bytes(s, "signature", at),
+            )
+        )
+    entry = _record_field(fields, "audit_entry", dict, where)
+    unknown = sorted(set(entry) - {"seq", "hash", "action"})
+    if unknown:
+        raise CeremonyRecordError(f"audit_entry: unknown field {unknown[0]!r}")
+    seq = _record_field(entry, "seq", int, "audit_entry")
+    if seq < 1:
+        raise CeremonyRecordError("audit_entry: field 'seq' must be 1 or more")
+    return CeremonyRecord(
+        fields=fields,
+        workstation_id=_record_field(fields, "workstation_id", str, where),
+        ceremony_id=_record_field(fields, "ceremony_id", str, where),
+        exported_at=_record_field(fields, "exported_at", str, where),
+        transcript=transcript,
+        transcript_sha256=_record_field(fields, "transcript_sha256", str, where),
+        signatures=tuple(signatures),
+        participants=tuple(participants),
+        audit_seq=seq,
+        audit_hash=_record_bytes(entry, "hash", "audit_entry", hex_size=32),
+        audit_action=_record_field(entry, "action", str, "audit_entry"),
+        audit_signature=_record_bytes(fields, "audit_signature", where),
+    )
+
+
+def read_ceremony_record(path: Path | str) -> CeremonyRecord:
+    """Read and parse a record file. Raises OSError or CeremonyRecordError."""
+    return parse_ceremony_record(Path(path).read_bytes())
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The outcome for one card signature in a record."""
+
+    name: str
+    card_id: str
+    valid: bool
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class CeremonyReport:
+    """The outcome of verifying a ceremony record (and, when given, an audit export)."""
+
+    ok: bool
+    ceremony_id: str
+    workstation_id: str
+    kind: str
+    key_label: str | None
+    transcript_sha256: str
+    audit_key_sha256: str
+    record_signature_ok: bool
+    transcript_hash_ok: bool
+    signatures: tuple[SignatureCheck, ...]
+    unsigned: tuple[str, ...]  # participants with no signature in the record
+    audit_seq: int
+    audit_entry_checked: bool  # an export was given and its entry at audit_seq looked at
+    export: Report | None
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def problem(self) -> str | None:
+        return self.problems[0] if self.problems else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "ceremony_id": self.ceremony_id,
+            "workstation_id": self.workstation_id,
+            "kind": self.kind,
+            "key_label": self.key_label,
+            "transcript_sha256": self.transcript_sha256,
+            "audit_key_sha256": self.audit_key_sha256,
+            "record_signature_ok": self.record_signature_ok,
+            "transcript_hash_ok": self.transcript_hash_ok,
+            "signatures": [
+                {"name": s.name, "card_id": s.card_id, "valid": s.valid, "problem": s.problem}
+                for s in self.signatures
+            ],
+            "unsigned": list(self.unsigned),
+            "audit_entry": {"seq": self.audit_seq, "checked": self.audit_entry_checked},
+            "audit_export_report": self.export.to_dict() if self.export is not None else None,
+            "first_problem": self.problem,
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+        }
+
+    def lines(self) -> list[str]:
+        """The report for a person, one line per item."""
+        out = [
+            f"Ceremony      {self.ceremony_id} ({self.kind or 'unknown kind'})"
+            + (f", key {self.key_label}" if self.key_label else ""),
+            f"Workstation   {self.workstation_id}",
+            f"Audit key     SHA-256 {self.audit_key_sha256}",
+            "Record        signature by the audit key "
+            + ("valid" if self.record_signature_ok else "DOES NOT VERIFY"),
+            f"Transcript    SHA-256 {self.transcript_sha256} "
+            + ("(matches)" if self.transcript_hash_ok else "(DOES NOT MATCH the record)"),
+        ]
+        for s in self.signatures:
+            state = "signature valid" if s.valid else f"INVALID: {s.problem}"
+            out.append(f"Signed by     {s.name} (card {s.card_id[:12]}): {state}")
+        out.extend(f"Not signed    {name}" for name in self.unsigned)
+        if self.export is None:
+            out.append(f"Audit entry   {self.audit_seq} (not checked: no --audit-export given)")
+        else:
+            out.append(
+                f"Audit log     {self.export.entries_checked} entries, "
+                + ("verified" if self.export.ok else f"FAILED: {self.export.problem}")
+            )
+            checked = "records this ceremony" if self.audit_entry_checked else "NOT CONFIRMED"
+            out.append(f"Audit entry   {self.audit_seq}: {checked}")
+        if self.ok:
+            out.append(
+                "Result        VERIFIED: the record is the workstation's, unaltered, and "
+                "every participant's card signed this transcript."
+            )
+        else:
+            out.append(f"Result        FAILED: {self.problems[0]}")
+            if len(self.problems) > 1:
+                out.append(f"              {len(self.problems)} problems in all:")
+                out.extend(f"                {p}" for p in self.problems)
+        out.extend(f"Warning       {w}" for w in self.warnings)
+        return out
+
+
+def _card_signature_valid(certificate: bytes, message: bytes, signature: bytes) -> str:
+    """'' when ``signature`` over ``message`` verifies with the certificate's key, else
+    what is wrong. EC: ECDSA with SHA-256; RSA: RSASSA-PKCS1-v1_5 with SHA-256."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        key = x509.load_der_x509_certificate(certificate).public_key()
+    except ValueError:
+        return "the certificate in the record cannot be read (not a DER X.509 certificate)"
+    try:
+        if isinstance(key, _ec().EllipticCurvePublicKey):
+            key.verify(signature, message, _ec().ECDSA(_hashes().SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), _hashes().SHA256())
+        else:
+            return "the certificate's key is neither EC nor RSA"
+    except (_invalid_signature(), ValueError):
+        return "the card signature does not verify over the transcript (transcript altered?)"
+    return ""
+
+
+def _audit_entry_problems(
+    record: CeremonyRecord, export: AuditExport, transcript_hash: str
+) -> tuple[list[str], bool]:
+    """What is wrong with the export's entry at the record's seq (a second pass over the
+    entries); True when that entry records this ceremony with this transcript."""
+    seq = record.audit_seq
+    found: ChainEntry | None = None
+    for entry in export.entries():
+        if entry[0] == seq:
+            found = entry
+            break
+    where = f"audit entry {seq}"
+    if found is None:
+        return [
+            f"{where}: the audit export has no entry {seq} (exported before the ceremony, or "
+            "entries removed?)"
+        ], False
+    _, body, _, stored_hash = found
+    problems: list[str] = []
+    if stored_hash != record.audit_hash:
+        problems.append(
+            f"{where}: its hash in the audit export differs from the hash the record names "
+            "(a different log, or the entry replaced?)"
+        )
+    try:
+        parsed: Any = json.loads(body) if isinstance(body, bytes) else body
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return [*problems, f"{where}: its body is not a JSON object"], False
+    action = parsed.get("action")
+    object_id = parsed.get("object_id")
+    expected_action = f"ceremony.{record.kind}"
+    if parsed.get("object_type") != "ceremony" or object_id != record.ceremony_id:
+        problems.append(
+            f"{where} does not record this ceremony: it records {action} of "
+            f"{parsed.get('object_type')} {object_id}"
+        )
+    elif action != expected_action:
+        problems.append(f"{where} records {action!r}, not {expected_action!r}")
+    details = parsed.get("details")
+    logged = details.get("transcript_hash") if isinstance(details, dict) else None
+    if logged != transcript_hash:
+        problems.append(
+            f"{where} records the transcript SHA-256 {logged}, not this transcript's "
+            f"{transcript_hash} (transcript replaced?)"
+        )
+    return problems, not problems
+
+
+def verify_ceremony_record(
+    record: CeremonyRecord,
+    public_key: ec.EllipticCurvePublicKey,
+    export: AuditExport | None = None,
+) -> CeremonyReport:
+    """Verify a ceremony record against the trusted audit ``public_key``: the audit key's
+    signature over the record, the transcript hash, every card signature against the
+    certificate in the record and the card the participant logged on with, that every
+    participant signed and, with ``export``, that the export verifies and its entry at the
+    record's seq records this ceremony with this transcript.
+
+    Every problem is reported (not only the first). Raises ExportFormatError for a
+    malformed export.
+    """
+    problems: list[str] = []
+    warnings: list[str] = []
+    fields = record.fields
+    try:
+        public_key.verify(
+            record.audit_signature,
+            ceremony_record_message(fields),
+            _ec().ECDSA(_hashes().SHA256()),
+        )
+        record_ok = True
+    except (_invalid_signature(), ValueError):
+        record_ok = False
+        problems.append(
+            "the record's signature does not verify with the audit public key (the record "
+            "was altered after export, or comes from another workstation)"
+        )
+
+    message = canonical(record.transcript)
+    transcript_hash = hashlib.sha256(message).hexdigest()
+    hash_ok = transcript_hash == record.transcript_sha256
+    if not hash_ok:
+        problems.append(
+            f"the transcript's SHA-256 is {transcript_hash}, but the record states "
+            f"{record.transcript_sha256} (transcript altered?)"
+        )
+    if record.transcript.get("id") != record.ceremony_id:
+        problems.append(
+            f"the transcript is of ceremony {record.transcript.get('id')}, not of "
+            f"{record.ceremony_id}"
+        )
+    if record.transcript.get("workstation_id") != record.workstation_id:
+        problems.append(
+            f"the transcript names workstation {record.transcript.get('workstation_id')}, "
+            f"the record {record.workstation_id}"
+        )
+    if record.audit_action != f"ceremony.{record.kind}":
+        problems.append(
+            f"audit_entry names action {record.audit_action!r}; a {record.kind} ceremony is "
+            f"recorded as 'ceremony.{record.kind}'"
+        )
+
+    participants = {p["person_id"]: p for p in record.participants}
+    checks: list[SignatureCheck] = []
+    signed: set[str] = set()  # participants with a valid signature
+    present: set[str] = set()  # participants with a signature, valid or not
+    for sig in record.signatures:
+        who = f"{sig.name}'s signature"
+        participant = participants.get(sig.person_id)
+        if participant is not None:
+            present.add(sig.person_id)
+        problem = ""
+        if participant is None:
+            problem = f"{sig.name} ({sig.person_id}) is not a participant of the transcript"
+        elif participant["card_id"] != sig.card_id:
+            problem = (
+                f"made with card {sig.card_id[:12]}, but {participant['name']} took part "
+                f"with card {participant['card_id'][:12]}"
+            )
+        elif hashlib.sha256(sig.certificate).hexdigest() != sig.card_id:
+            problem = (
+                "the certificate in the record is not that of card "
+                f"{sig.card_id[:12]} (its SHA-256 differs: certificate swapped?)"
+            )
+        else:
+            problem = _card_signature_valid(sig.certificate, message, sig.signature)
+        if problem:
+            problems.append(f"{who} (card {sig.card_id[:12]}): {problem}")
+        elif sig.person_id in signed:
+            problem = "a second signature by the same participant"
+            problems.append(f"{who}: {problem}")
+        else:
+            signed.add(sig.person_id)
+        checks.append(SignatureCheck(sig.name, sig.card_id, not problem, problem))
+    # A participant whose signature is there but invalid is named above already.
+    unsigned = tuple(
+        f"{p['name']} ({p['part']})" for p in record.participants if p["person_id"] not in present
+    )
+    problems.extend(f"{name} did not sign the transcript" for name in unsigned)
+    if not record.participants:
+        problems.append("the transcript names no participant")
+
+    export_report: Report | None = None
+    entry_ok = False
+    if export is not None:
+        export_report = verify_export(export, public_key)
+        if not export_report.ok:
+            problems.append(f"the audit export does not verify: {export_report.problem}")
+        if export.workstation_id != record.workstation_id:
+            problems.append(
+                f"the audit export is of workstation {export.workstation_id}, the record of "
+                f"{record.workstation_id}"
+            )
+        entry_problems, entry_ok = _audit_entry_problems(record, export, transcript_hash)
+        problems.extend(entry_problems)
+        last_signed = export_report.last_signed_seq or 0
+        if entry_ok and record.audit_seq > last_signed:
+            warnings.append(
+                f"audit entry {record.audit_seq} is after the last signed checkpoint of the "
+                "export: it rests on the hash chain alone"
+            )
+    else:
+        warnings.append(
+            "no audit export given: the audit entry that recorded the ceremony was not "
+            "checked (give --audit-export)"
+        )
+    label = record.transcript.get("key_label")
+    return CeremonyReport(
+        ok=not problems,
+        ceremony_id=record.ceremony_id,
+        workstation_id=record.workstation_id,
+        kind=record.kind,
+        key_label=label if isinstance(label, str) else None,
+        transcript_sha256=transcript_hash,
+        audit_key_sha256=public_key_fingerprint(public_key),
+        record_signature_ok=record_ok,
+        transcript_hash_ok=hash_ok,
+        signatures=tuple(checks),
+        unsigned=unsigned,
+        audit_seq=record.audit_seq,
+        audit_entry_checked=entry_ok,
+        export=export_report,
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+    )
+
+
 # --- command line ------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workstation-audit-verify",
+        usage=(
+            "%(prog)s EXPORT_FILE --public-key KEY.pem [--json]\n"
+            "       %(prog)s --ceremony RECORD --public-key KEY.pem "
+            "[--audit-export EXPORT_FILE] [--json]"
+        ),
         description=(
             "Verify a Key Custodian Workstation audit export: the hash chain of every entry "
-            "and the HSM-signed checkpoints, against the published audit public key."
+            "and the HSM-signed checkpoints, against the published audit public key. With "
+            "--ceremony, verify a key ceremony record instead: the audit key's signature over "
+            "it, the transcript and every participant's card signature, and (with "
+            "--audit-export) the audit entry that recorded the ceremony."
         ),
         epilog="Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable file.",
     )
-    parser.add_argument("export", metavar="EXPORT_FILE", type=Path, help="the export (.jsonl)")
+    parser.add_argument(
+        "export", metavar="EXPORT_FILE", type=Path, nargs="?", help="the export (.jsonl)"
+    )
     parser.add_argument(
         "--public-key",
         metavar="KEY.pem",
         type=Path,
         required=True,
         help="the workstation's audit public key (PEM), from a trusted source",
+    )
+    parser.add_argument(
+        "--ceremony",
+        metavar="RECORD",
+        type=Path,
+        help="a ceremony record (workstation-cli ceremony export-record) to verify",
+    )
+    parser.add_argument(
+        "--audit-export",
+        metavar="EXPORT_FILE",
+        type=Path,
+        help="with --ceremony: an audit export that must verify and hold the ceremony's entry",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -928,6 +1506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         public_key = load_public_key(key_pem)
     except ValueError as exc:
         return bad_file(f"{args.public_key}: {exc}")
+    if args.ceremony is not None or args.export is None or args.audit_export is not None:
+        usage = _ceremony_usage(args)
+        if usage:
+            parser.print_usage(sys.stderr)
+            print(f"workstation-audit-verify: error: {usage}", file=sys.stderr)
+            return 2
+        return _verify_ceremony(args.ceremony, args.audit_export, public_key, bad_file, as_json)
     try:
         export = read_export(args.export)
         report = verify_export(export, public_key)
@@ -943,6 +1528,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(f"Audit export  {args.export} (exported {export.exported_at})")
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
+
+
+def _ceremony_usage(args: argparse.Namespace) -> str:
+    """What is wrong with the arguments of a ceremony check ('' when nothing)."""
+    if args.ceremony is None and args.export is None:
+        return "give an EXPORT_FILE to verify, or --ceremony RECORD"
+    if args.ceremony is None:
+        return "--audit-export goes with --ceremony RECORD"
+    if args.export is not None:
+        return (
+            "with --ceremony, give the audit export as --audit-export EXPORT_FILE, "
+            "not as a positional argument"
+        )
+    return ""
+
+
+def _verify_ceremony(
+    record_path: Path,
+    export_path: Path | None,
+    public_key: ec.EllipticCurvePublicKey,
+    bad_file: Any,
+    as_json: bool,
+) -> int:
+    try:
+        record = read_ceremony_record(record_path)
+    except OSError as exc:
+        return int(bad_file(f"cannot read {record_path}: {exc.strerror or exc}"))
+    except CeremonyRecordError as exc:
+        return int(bad_file(f"{record_path}: {exc}"))
+    export: AuditExport | None = None
+    try:
+        if export_path is not None:
+            export = read_export(export_path)
+        report = verify_ceremony_record(record, public_key, export)
+    except OSError as exc:
+        return int(bad_file(f"cannot read {export_path}: {exc.strerror or exc}"))
+    except ExportFormatError as exc:
+        return int(bad_file(f"{export_path}: {exc}"))
+    if as_json:
+        result = report.to_dict()
+        result["record"] = str(record_path)
+        result["exported_at"] = record.exported_at
+        result["audit_export"] = str(export_path) if export_path is not None else None
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(f"Record        {record_path} (exported {record.exported_at})")
+        if export is not None:
+            print(f"Audit export  {export_path} (exported {export.exported_at})")
         for line in report.lines():
             print(line)
     return 0 if report.ok else 1
