@@ -39,6 +39,11 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     trust = "distribution/agents-ca.pem"   # the CA that issues the agents' certificates
     timeout = 10                   # optional: seconds to connect and for each answer
 
+    [kiosk]                        # the workstation as a session's only program (docs/kiosk.md)
+    enabled = true                 # or start it with `workstation --kiosk`
+    media_roots = ["/media", "/run/media"]   # where removable media are mounted
+    outbox = "exports"             # the kiosk's own export folder
+
 Relative paths are relative to the home directory. With no ``[hsm]`` section the
 workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``.
 """
@@ -98,6 +103,43 @@ class DistributionConfig:
     client_key: str
     trust: str  # the CA that issues the agents' certificates
     timeout: float = 10.0  # seconds to connect to a target and for each answer
+
+
+DEFAULT_MEDIA_ROOTS = ("/media", "/run/media")
+DEFAULT_OUTBOX = "exports"
+
+
+@dataclass
+class KioskConfig:
+    """Kiosk mode (``[kiosk]``): file dialogs confined to the outbox and removable media."""
+
+    enabled: bool = False
+    media_roots: tuple[str, ...] = DEFAULT_MEDIA_ROOTS
+    outbox: str = DEFAULT_OUTBOX
+
+    @property
+    def is_default(self) -> bool:
+        return self == KioskConfig()
+
+
+def _kiosk_config(data: object, path: Path) -> KioskConfig:
+    if data is None:
+        return KioskConfig()
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: [kiosk] must be a table.")
+    enabled = data.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise BadInput(f"{path}: [kiosk] enabled must be true or false.")
+    roots = data.get("media_roots", list(DEFAULT_MEDIA_ROOTS))
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r for r in roots):
+        raise BadInput(f"{path}: [kiosk] media_roots must be a list of folder paths.")
+    relative = [r for r in roots if not Path(r).is_absolute()]
+    if relative:
+        raise BadInput(f"{path}: [kiosk] media_roots must be absolute paths, not {relative[0]!r}.")
+    outbox = data.get("outbox", DEFAULT_OUTBOX)
+    if not isinstance(outbox, str) or not outbox.strip():
+        raise BadInput(f"{path}: [kiosk] outbox must be a folder path.")
+    return KioskConfig(enabled=enabled, media_roots=tuple(roots), outbox=outbox)
 
 
 def _distribution_config(data: object, path: Path) -> DistributionConfig | None:
@@ -162,6 +204,7 @@ class WorkstationConfig:
     repository_url: str = ""  # [repository] url: a shared PostgreSQL repository
     repository_password_source: str = ""  # "env:NAME", "file:PATH" or "prompt"
     distribution: DistributionConfig | None = None
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
 
     @property
     def path(self) -> Path:
@@ -170,6 +213,11 @@ class WorkstationConfig:
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def outbox(self) -> Path:
+        """The kiosk's own export folder (``[kiosk] outbox``, under the home if relative)."""
+        return self.resolve(self.kiosk.outbox)
 
     def resolve(self, value: str) -> Path:
         p = Path(value).expanduser()
@@ -309,6 +357,7 @@ def load_config(home: Path) -> WorkstationConfig:
         repository_url=repo_url,
         repository_password_source=repo_password,
         distribution=_distribution_config(data.get("distribution"), path),
+        kiosk=_kiosk_config(data.get("kiosk"), path),
     )
     config.database = config.resolve(db_name)
     return config
@@ -368,6 +417,16 @@ def save_config(config: WorkstationConfig) -> None:
             f"client_key = {_toml_string(d.client_key)}",
             f"trust = {_toml_string(d.trust)}",
             f"timeout = {d.timeout}",
+            "",
+        ]
+    if not config.kiosk.is_default:
+        k = config.kiosk
+        roots = ", ".join(_toml_string(r) for r in k.media_roots)
+        lines += [
+            "[kiosk]",
+            f"enabled = {'true' if k.enabled else 'false'}",
+            f"media_roots = [{roots}]",
+            f"outbox = {_toml_string(k.outbox)}",
             "",
         ]
     lines += ["[demo]", f"enabled = {'true' if config.demo else 'false'}", ""]

@@ -11,14 +11,31 @@ from typing import Any
 # The services are imported before Qt: PySide6 inspects every module imported after it
 # (for its "feature" switches), which only costs start-up time for modules without Qt.
 from workstation.bootstrap import build
-from workstation.config import default_home
+from workstation.config import KioskConfig, default_home, load_config
 from workstation.errors import WorkstationError
 
 
-def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Callable[[], None]]:
+def kiosk_settings(home: Path, *, forced: bool) -> KioskConfig | None:
+    """The kiosk settings when kiosk mode is on (``--kiosk`` or ``[kiosk] enabled``).
+
+    A configuration that cannot be read still gives a kiosk with ``--kiosk`` (the default
+    places); the start-up then reports what is wrong with the file."""
+    try:
+        settings = load_config(home).kiosk
+    except WorkstationError:
+        settings = KioskConfig()
+    if forced or settings.enabled:
+        return KioskConfig(True, settings.media_roots, settings.outbox)
+    return None
+
+
+def open_window(
+    home: Path, argv0: str = "workstation", *, kiosk: bool = False
+) -> tuple[Any, Any, Callable[[], None]]:
     """Show the logon window, then build the services on the device thread (configuration,
     logging, repository, readers): the window opens without waiting for them. Returns
-    (app, window, cleanup)."""
+    (app, window, cleanup). ``kiosk`` forces kiosk mode (docs/kiosk.md); the
+    configuration may also turn it on."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -28,8 +45,20 @@ def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Calla
     app = QApplication.instance() or QApplication([argv0])
     app.setApplicationName("Key Custodian Workstation")
     app.setOrganizationName("KCW")
+    from . import file_choice
+
     state = AppState(None, home=home, build=lambda: build(home))
-    window = MainWindow(state)
+    kiosk_config = kiosk_settings(home, forced=kiosk)
+    if kiosk_config is not None:
+        places = file_choice.Kiosk(
+            outbox=Path(kiosk_config.outbox)
+            if Path(kiosk_config.outbox).is_absolute()
+            else home / kiosk_config.outbox,
+            media_roots=tuple(Path(r) for r in kiosk_config.media_roots),
+        )
+        file_choice.configure(places)
+        places.follow_policy(state)
+    window = MainWindow(state, kiosk=kiosk_config is not None)
 
     def ready(report: StartupReport) -> None:
         if not report.initialised:
@@ -42,6 +71,7 @@ def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Calla
                 f"{cli} --home {home} init --officer NAME --officer NAME\n\n"
                 "Then start the workstation again.",
             )
+            window.may_close = True
             app.quit()
             return
         if report.demo:
@@ -50,12 +80,16 @@ def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Calla
     def failed(exc: BaseException) -> None:
         message = exc.user_message() if isinstance(exc, WorkstationError) else str(exc)
         QMessageBox.critical(window, "Key Custodian Workstation", message)
+        window.may_close = True
         app.quit()
 
     state.ready.connect(ready)
     state.startup_failed.connect(failed)
     state.start()
-    window.show()
+    if window.kiosk:
+        window.showFullScreen()
+    else:
+        window.show()
     # Key presses and clicks count as activity against the idle timeout. The filter sees
     # every event, so it is installed once the window is up, not during start-up.
     activity = ActivityFilter(state)
@@ -73,9 +107,15 @@ def open_window(home: Path, argv0: str = "workstation") -> tuple[Any, Any, Calla
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workstation", description="Key Custodian Workstation")
     parser.add_argument("--home", type=Path, default=None, help="workstation data directory")
+    parser.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="kiosk mode: full screen, closing logs off, files only in the outbox and on "
+        "removable media (docs/kiosk.md); also [kiosk] enabled = true in workstation.toml",
+    )
     args, _qt_args = parser.parse_known_args(argv)
     home = (args.home or default_home()).resolve()
-    app, _window, cleanup = open_window(home, sys.argv[0])
+    app, _window, cleanup = open_window(home, sys.argv[0], kiosk=args.kiosk)
     try:
         return int(app.exec())
     finally:

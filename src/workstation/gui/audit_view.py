@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDateTimeEdit,
-    QFileDialog,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -58,10 +57,11 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.audit import AuditEntry
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.services.logon import Requirement
 from workstation.standalone.audit_verify import Report
 
+from . import file_choice
 from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
@@ -582,14 +582,15 @@ class AuditPage(QWidget):
     def ask_export(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
         suggested = str(Path.home() / f"audit-export-{stamp}.jsonl")
-        path, _ = QFileDialog.getSaveFileName(
+        path = file_choice.save_file(
             self,
             "Export the audit log for auditors",
             suggested,
             "Audit export (*.jsonl);;All files (*)",
+            kind=MediaExport.AUDIT_EXPORT,
         )
-        if path:
-            self.export_to(Path(path))
+        if path is not None:
+            self.export_to(path)
 
     def export_to(self, path: Path) -> None:
         services = self.state.services

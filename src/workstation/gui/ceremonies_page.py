@@ -47,7 +47,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -78,7 +77,7 @@ from workstation.domain.ceremonies import (
     Envelope,
     EnvelopeState,
 )
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.domain.records import parse_time
 from workstation.services.ceremonies import (
     CeremonyVerification,
@@ -88,6 +87,7 @@ from workstation.services.ceremonies import (
 )
 from workstation.services.logon import Requirement
 
+from . import file_choice
 from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
@@ -582,11 +582,14 @@ class PaperOutputDialog(QDialog):
         self.resize(520, self.sizeHint().height())
 
     def _choose(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(
-            self, "Choose the folder for the PDF file", self.folder.text() or str(Path.home())
+        chosen = file_choice.choose_directory(
+            self,
+            "Choose the folder for the PDF file",
+            self.folder.text() or str(Path.home()),
+            kind=MediaExport.CEREMONY_RECORDS,
         )
-        if chosen:
-            self.folder.setText(chosen)
+        if chosen is not None:
+            self.folder.setText(str(chosen))
             self.to_folder.setChecked(True)
 
     def _update(self) -> None:

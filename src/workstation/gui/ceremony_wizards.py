@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -77,6 +76,7 @@ from workstation.services.keys import KeyDetail
 from workstation.services.logon import Requirement
 from workstation.services.session import Session
 
+from . import file_choice
 from .errors import describe, show_error
 from .runner import JobControl
 from .state import AppState
@@ -612,11 +612,12 @@ class _OutputPage(_FlowPage):
         self.warning.setVisible(on)
 
     def choose_folder(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(
-            self, "Folder for the PDF mailers", str(self.directory or Path.home())
+        # Mailers hold clear components: no policy sends them to removable media.
+        chosen = file_choice.choose_directory(
+            self, "Folder for the PDF mailers", str(self.directory or Path.home()), kind=None
         )
-        if chosen:
-            self.set_directory(Path(chosen))
+        if chosen is not None:
+            self.set_directory(chosen)
 
     def set_directory(self, directory: Path) -> None:
         self.directory = directory

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -50,7 +49,7 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.errors import BadInput
 from workstation.files import write_new
 from workstation.flows.certificates import (
@@ -75,6 +74,7 @@ from workstation.services.app import WorkstationServices
 from workstation.services.certificates import CertificateRequest, KeyPairCertificates
 from workstation.services.session import Session
 
+from . import file_choice
 from .errors import describe, show_error
 from .exchange_wizards import _Choice, _mono
 from .runner import JobControl
@@ -185,21 +185,20 @@ class _CertificateWizard(_FlowWizard):
         self.state.settings.setValue(SETTINGS_FOLDER, str(path.parent))
 
     def ask_open(self, parent: QWidget, title: str) -> Path | None:
-        chosen, _ = QFileDialog.getOpenFileName(parent, title, self.folder(), CERTIFICATE_FILES)
-        return Path(chosen) if chosen else None
+        return file_choice.open_file(parent, title, self.folder(), CERTIFICATE_FILES)
 
     def ask_save(self, parent: QWidget, title: str, suggested: str) -> Path | None:
         """A new file to write (no question about replacing: writing refuses one)."""
-        chosen, _ = QFileDialog.getSaveFileName(
+        path = file_choice.save_file(
             parent,
             title,
             str(Path(self.folder()) / suggested),
             "Certificate requests (*.csr *.der *.p10);;All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+            kind=MediaExport.CERTIFICATES,
+            confirm_overwrite=False,
         )
-        if not chosen:
+        if path is None:
             return None
-        path = Path(chosen)
         self.remember_folder(path)
         return path
 
@@ -787,11 +786,10 @@ class _ChainList(QWidget):
         row.addLayout(buttons)
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileNames(
+        for path in file_choice.open_files(
             self, "Choose the chain files", self.w.folder(), CERTIFICATE_FILES
-        )
-        for name in chosen:
-            self.load(Path(name))
+        ):
+            self.load(path)
 
     def load(self, path: Path) -> None:
         self.w.remember_folder(path)

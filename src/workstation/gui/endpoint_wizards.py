@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.endpoints import Endpoint
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.errors import BadInput
 from workstation.files import write_new
 from workstation.flows.endpoints import (
@@ -56,6 +55,7 @@ from workstation.flows.endpoints import (
 from workstation.services.endpoints import Discovery, KeystoreChoice
 from workstation.services.logon import Requirement
 
+from . import file_choice
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
@@ -258,11 +258,11 @@ class _TargetsPage(_Page):
         self.count.setText(self.w.flow.target_count_text(self.edit.toPlainText()))
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(
+        chosen = file_choice.open_file(
             self, "Load a list of targets", _folder(self.w.state), "Lists (*.txt);;All files (*)"
         )
-        if chosen:
-            self.load(Path(chosen))
+        if chosen is not None:
+            self.load(chosen)
 
     def load(self, path: Path) -> None:
         self.w.state.settings.setValue(SETTINGS_FOLDER, str(path.parent))
@@ -567,16 +567,17 @@ class _ProtectPage(_Page):
             self.file.setText(str(Path(_folder(self.w.state)) / flow.suggested_name()))
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(
+        chosen = file_choice.save_file(
             self,
             "Save the key store",
             self.file.text() or str(Path(_folder(self.w.state)) / self.w.flow.suggested_name()),
             "Key stores (*.p12 *.pfx *.pem);;All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,  # an existing file is refused
+            kind=MediaExport.TLS_KEY_STORES,
+            confirm_overwrite=False,  # an existing file is refused
         )
-        if chosen:
-            self.file.setText(chosen)
-            self.w.state.settings.setValue(SETTINGS_FOLDER, str(Path(chosen).parent))
+        if chosen is not None:
+            self.file.setText(str(chosen))
+            self.w.state.settings.setValue(SETTINGS_FOLDER, str(chosen.parent))
 
     def clear(self) -> None:
         self.password.clear()

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -48,7 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.keys import KeyState, ManagedKey
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.errors import BadInput
 from workstation.files import write_new
 from workstation.flows.interchange import (
@@ -93,6 +92,7 @@ from workstation.services.interchange import (
 from workstation.services.ports import KeyQuery
 from workstation.services.session import Session
 
+from . import file_choice
 from .errors import describe, show_error
 from .runner import JobControl
 from .state import AppState
@@ -414,22 +414,21 @@ class _ExchangeWizard(_FlowWizard):
 
     def ask_open(self, parent: QWidget, title: str, filters: str = "All files (*)") -> Path | None:
         """The file the person chooses to read, starting in the last folder used."""
-        chosen, _ = QFileDialog.getOpenFileName(parent, title, self.folder(), filters)
-        return Path(chosen) if chosen else None
+        return file_choice.open_file(parent, title, self.folder(), filters)
 
     def ask_save(self, parent: QWidget, title: str, suggested: str) -> Path | None:
         """The new file the person chooses to write (the dialog does not ask about
         replacing a file: writing refuses an existing one); its folder is remembered."""
-        chosen, _ = QFileDialog.getSaveFileName(
+        path = file_choice.save_file(
             parent,
             title,
             str(Path(self.folder()) / suggested),
             "All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+            kind=MediaExport.KEY_EXCHANGE,
+            confirm_overwrite=False,
         )
-        if not chosen:
+        if path is None:
             return None
-        path = Path(chosen)
         self.remember_folder(path)
         return path
 

@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -57,7 +56,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.partners import PARTNER_KINDS, Partner
-from workstation.domain.policy import Action, PolicySet
+from workstation.domain.policy import Action, MediaExport, PolicySet
 from workstation.errors import BadInput
 from workstation.files import write_new
 from workstation.flows.interchange import (
@@ -73,6 +72,7 @@ from workstation.services.interchange import (
     certificate_summary,
 )
 
+from . import file_choice
 from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
@@ -307,13 +307,13 @@ class _FileList(QWidget):
         layout.addLayout(buttons)
 
     def ask(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileNames(
+        chosen = file_choice.open_files(
             self,
             f"Choose {self.what} files",
             _folder(self.state),
             "Certificates and CRLs (*.pem *.crt *.cer *.der *.crl);;All files (*)",
         )
-        self.add(Path(c) for c in chosen)
+        self.add(chosen)
 
     def add(self, paths: Iterable[Path]) -> None:
         for path in paths:
@@ -356,20 +356,21 @@ class _OneFile(QWidget):
 
     def ask(self) -> None:
         if self.save:
-            chosen, _ = QFileDialog.getSaveFileName(
+            chosen = file_choice.save_file(
                 self,
                 f"Save the {self.what}",
                 str(Path(_folder(self.state)) / (self.edit.placeholderText() or "")),
                 "PEM files (*.pem);;All files (*)",
-                options=QFileDialog.Option.DontConfirmOverwrite,
+                kind=MediaExport.KEY_EXCHANGE,
+                confirm_overwrite=False,
             )
         else:
-            chosen, _ = QFileDialog.getOpenFileName(
+            chosen = file_choice.open_file(
                 self, f"Choose the {self.what}", _folder(self.state), "All files (*)"
             )
-        if chosen:
-            self.edit.setText(chosen)
-            self.state.settings.setValue("exchanges/folder", str(Path(chosen).parent))
+        if chosen is not None:
+            self.edit.setText(str(chosen))
+            self.state.settings.setValue("exchanges/folder", str(chosen.parent))
 
     def path(self) -> Path | None:
         text = self.edit.text().strip()

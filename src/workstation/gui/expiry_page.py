@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.monitoring import AlertOwners, DueTask
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.files import write_new
 from workstation.flows.expiry import (
     ALL,
@@ -51,6 +50,7 @@ from workstation.flows.expiry import (
 )
 from workstation.services.expiry import AlertReport
 
+from . import file_choice
 from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
@@ -461,14 +461,16 @@ class ExpiryPage(QWidget):
     def export_calendar(self, path: str | None = None) -> None:
         if path is None:
             now = self.state.services.ctx.clock.now()
-            path, _ = QFileDialog.getSaveFileName(
+            chosen = file_choice.save_file(
                 self,
                 "Export the due dates",
                 str(Path.home() / CalendarForm.suggested_name(now)),
                 "iCalendar (*.ics)",
+                kind=MediaExport.DUE_DATES,
             )
-            if not path:
+            if chosen is None:
                 return
+            path = str(chosen)
         form = CalendarForm(path)
         errors = form.validate()
         if errors:

@@ -30,11 +30,18 @@ PREPARE_WORK_AREA_MS = 250
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, *, kiosk: bool = False) -> None:
         super().__init__()
         from .logon import LogonScreen
 
         self.state = state
+        # Kiosk mode (docs/kiosk.md): full screen without a frame, and closing the window
+        # logs everyone off instead of quitting; only start-up failures end the program
+        # (may_close), and the kiosk session starts it again.
+        self.kiosk = kiosk
+        self.may_close = not kiosk
+        if kiosk:
+            self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Key Custodian Workstation")
         self.stack = QStackedWidget(self)
@@ -239,10 +246,12 @@ class MainWindow(QMainWindow):
         self.log_off_action.setShortcut(QKeySequence("Ctrl+L"))
         self.log_off_action.triggered.connect(self.log_off)
         session.addAction(self.log_off_action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        session.addAction(quit_action)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        self.quit_action.setVisible(not self.kiosk)  # a kiosk has nothing to quit to
+        self.quit_action.setEnabled(not self.kiosk)
+        session.addAction(self.quit_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About", self)
         about.triggered.connect(self._about)
@@ -304,6 +313,8 @@ class MainWindow(QMainWindow):
     # --- geometry ------------------------------------------------------------------------
 
     def _restore(self) -> None:
+        if self.kiosk:
+            return  # full screen, whatever an earlier session saved
         geometry = self.state.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -314,6 +325,15 @@ class MainWindow(QMainWindow):
             self.restoreState(window_state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_close:
+            # Kiosk: Alt+F4 or any close request logs everyone off; the program stays.
+            event.ignore()
+            if self.state.session is not None:
+                self.log_off()
+            return
+        if self.kiosk:
+            super().closeEvent(event)
+            return
         self.state.settings.setValue("window/geometry", self.saveGeometry())
         self.state.settings.setValue("window/state", self.saveState())
         self.state.settings.sync()
