@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,6 +85,7 @@ from workstation.services.ceremonies import (
     Delivery,
     MasterKeyBackupInfo,
     PaperOutput,
+    RecordExport,
 )
 from workstation.services.logon import Requirement
 
@@ -614,6 +616,7 @@ class CeremonyDetail(QWidget):
 
     verify_clicked = Signal()
     print_clicked = Signal()
+    export_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -664,8 +667,19 @@ class CeremonyDetail(QWidget):
             "with the envelope register."
         )
         self.print_button.clicked.connect(self.print_clicked)
+        # No mnemonic: every free letter near it is a tab's or the session panel's.
+        self.export_button = QPushButton("Export record…", body)
+        self.export_button.setObjectName("exportRecordButton")
+        self.export_button.setToolTip(
+            "Write the record as a file an auditor verifies on any machine with "
+            "workstation-audit-verify --ceremony: the transcript, every card signature with "
+            "its certificate and the audit entry, signed by the HSM audit key (needs an "
+            "auditor)."
+        )
+        self.export_button.clicked.connect(self.export_clicked)
         buttons.addWidget(self.verify_button)
         buttons.addWidget(self.print_button)
+        buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         self.document = _browser("ceremonyDocument", body)
         content.addWidget(self.title)
@@ -985,6 +999,7 @@ class CeremoniesPage(QWidget):
         self._ceremony_names: dict[str, str] = {}
         self._read_problem = False
         self.last_delivery: Delivery | None = None
+        self.last_record_export: RecordExport | None = None
 
         self.toolbar, self.wizard_actions = wizard_toolbar(
             self, "Ceremonies", "ceremonyToolbar", WIZARD_ENTRIES, self.open_wizard
@@ -1034,6 +1049,7 @@ class CeremoniesPage(QWidget):
         self.ceremony_detail = CeremonyDetail(tab)
         self.ceremony_detail.verify_clicked.connect(self.verify_selected)
         self.ceremony_detail.print_clicked.connect(self.print_selected)
+        self.ceremony_detail.export_clicked.connect(self.export_selected)
         splitter = QSplitter(Qt.Orientation.Vertical, tab)
         splitter.setObjectName("ceremonySplitter")
         splitter.addWidget(self.ceremony_table)
@@ -1428,6 +1444,54 @@ class CeremoniesPage(QWidget):
             f"The record of “{ceremony.title}” ({moment(ceremony.started_at)} UTC), for every "
             "participant to sign by hand. It holds no key material.",
             run,
+        )
+
+    def export_selected(self) -> None:
+        ceremony = self.ceremony_detail.current
+        if ceremony is None:
+            return
+        path = self.ask_record_file(ceremony)
+        if path is not None:
+            self.export_record_to(ceremony, path)
+
+    def ask_record_file(self, ceremony: Ceremony) -> Path | None:
+        """The file a ceremony record goes to (None: cancelled). The service refuses an
+        existing file, so the dialog does not offer to replace one."""
+        folder = self.state.settings.value("ceremonies/record_folder", "")
+        start = Path(folder) if isinstance(folder, str) and folder else Path.home()
+        return file_choice.save_file(
+            self,
+            "Export the ceremony record for auditors",
+            str(start / f"ceremony-{ceremony.id[:12]}.json"),
+            "Ceremony record (*.json);;All files (*)",
+            kind=MediaExport.CEREMONY_RECORDS,
+            confirm_overwrite=False,
+        )
+
+    def export_record_to(self, ceremony: Ceremony, path: Path) -> None:
+        services = self.state.services
+
+        def work(_: JobControl) -> RecordExport:
+            return services.ceremonies.export_record(self.state.ensure_session(), ceremony.id, path)
+
+        def done(result: RecordExport) -> None:
+            self.last_record_export = result
+            self.state.settings.setValue("ceremonies/record_folder", str(result.path.parent))
+            self._say(
+                f"The record of ceremony {result.ceremony_id[:12]} was written to "
+                f"{result.path}, signed by the audit key (SHA-256 "
+                f"{result.audit_key_sha256[:16]}…). Verify it on any machine with: "
+                f"workstation-audit-verify --ceremony {shlex.quote(str(result.path))} "
+                "--public-key AUDIT-KEY.pem --audit-export AUDIT-EXPORT.jsonl"
+            )
+
+        perform(
+            self.state,
+            self,
+            action=Action.EXPORT_AUDIT,
+            title=f"Exporting the ceremony record {ceremony.id[:12]}",
+            work=work,
+            on_done=done,
         )
 
     def ask_output(self, title: str, what: str, then: Callable[[PaperOutput], None]) -> None:
