@@ -70,6 +70,7 @@ from workstation.flows.ceremonies import (
     OutputChoice,
     OutputKind,
 )
+from workstation.flows.kiosk_places import OutsideKioskPlaces
 from workstation.flows.wizards import FieldErrors, StepInfo, describe_algorithm
 from workstation.services.ceremonies import CeremonyOutcome, ComponentEntry
 from workstation.services.keys import KeyDetail
@@ -250,7 +251,13 @@ class _CeremonyWizard(_FlowWizard):
         each wizard sets ``run_ceremony`` (the service call on the flow) and
         ``work_title`` when it is made."""
 
+        output = getattr(self.flow, "output", None)  # the paper ceremonies' mailer output
+
         def work(_: JobControl) -> CeremonyOutcome:
+            # Judged again as the work starts: mailers go to the kiosk's outbox only.
+            if isinstance(output, OutputChoice) and output.kind is OutputKind.FOLDER:
+                if output.directory is not None:
+                    file_choice.check_path(output.directory, writing=True, kind=None)
             return self.run_ceremony(self.state.ensure_session())
 
         self.run_action(
@@ -636,6 +643,11 @@ class _OutputPage(_FlowPage):
         kind = self.kind()
         if not self.show_errors(self.flow.validate_output(kind, self.directory)):
             return False
+        if kind is OutputKind.FOLDER and self.directory is not None:
+            try:  # in kiosk mode the outbox only: mailers hold clear components
+                file_choice.check_path(self.directory, writing=True, kind=None)
+            except OutsideKioskPlaces as e:
+                return self.show_errors({"directory": e.user_message()})
         self.flow.back_to_named("output")
         self.flow.choose_output(kind, self.directory)
         self.flow.advance()

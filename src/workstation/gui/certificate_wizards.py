@@ -69,6 +69,7 @@ from workstation.flows.certificates import (
     usable_key_usages,
 )
 from workstation.flows.interchange import LoadedFile, read_file
+from workstation.flows.kiosk_places import OutsideKioskPlaces
 from workstation.flows.wizards import FieldErrors, StepInfo
 from workstation.services.app import WorkstationServices
 from workstation.services.certificates import CertificateRequest, KeyPairCertificates
@@ -540,6 +541,7 @@ class _RequestReviewPage(_Page):
         self.file = QLineEdit(file_row)
         self.file.setObjectName("requestFile")
         self.file.setPlaceholderText("a new file (nothing is overwritten)")
+        file_choice.confine(self.file)
         line.addWidget(self.file, 1)
         choose = QPushButton("Choose…", file_row)
         choose.setObjectName("requestFileChoose")
@@ -608,6 +610,11 @@ class _RequestReviewPage(_Page):
         fmt, path = self.chosen_format(), self.path()
         if not self.show_errors(flow.validate_output(fmt, path)):
             return False
+        try:  # in kiosk mode, a path in the kiosk's places only
+            if path is not None:
+                file_choice.check_path(path, writing=True, kind=MediaExport.CERTIFICATES)
+        except OutsideKioskPlaces as e:
+            return self.show_errors({"file": e.user_message()})
         flow.back_to(RequestStep.REVIEW)
         flow.set_output(fmt, path)
         fill_form(self.rows, flow.review_rows(), prefix="review")
@@ -708,6 +715,8 @@ class RequestCertificateWizard(_CertificateWizard):
         target, fmt = flow.target, flow.format
 
         def work(session: Session) -> tuple[CertificateRequest, Path | None, str | None]:
+            # Judged again as the work starts: a refused path signs nothing.
+            file_choice.check_path(target, writing=True, kind=MediaExport.CERTIFICATES)
             result = flow.sign(partial(services.certificates.request, session))
             # The request exists once the HSM signed it (and is audited); a file that cannot
             # be written now is said on the last page, with Save again.

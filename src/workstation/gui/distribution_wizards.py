@@ -49,7 +49,7 @@ from workstation.domain.distribution import (
     TargetKind,
 )
 from workstation.domain.keys import ManagedKey
-from workstation.domain.policy import Action
+from workstation.domain.policy import Action, MediaExport
 from workstation.flows.distribution import (
     LOCATION_HINTS,
     MAX_ATTEMPTS,
@@ -64,10 +64,12 @@ from workstation.flows.distribution import (
     store_status,
 )
 from workstation.flows.interchange import key_line
+from workstation.flows.kiosk_places import OutsideKioskPlaces
 from workstation.flows.wizards import FieldErrors
 from workstation.services.distribution import JobReport
 from workstation.services.logon import Requirement
 
+from . import file_choice
 from .actions import perform
 from .cosign import CoSignDialog
 from .distribution_page import DeliveryModel, DistributionPage, delivery_table, read_choices
@@ -487,10 +489,27 @@ class KeyStoreDialog(FormDialog):
         for name, label in self.errors.items():
             label.show_error(errors.get(name) if name in self.touched else None)
 
+    def _outside_kiosk_places(self, form: KeyStoreForm) -> FieldErrors:
+        """In kiosk mode a file drop's folder and a PIN file are typed paths like any
+        other: the kiosk's places only (outside kiosk mode, no errors)."""
+        kind = self._kind()
+        typed: list[tuple[str, str, bool]] = []
+        if kind is TargetKind.FILE and form.location.strip():
+            typed.append(("location", form.location.strip(), True))
+        if kind is TargetKind.PKCS11 and form.pin_file.strip():
+            typed.append(("pin_file", form.pin_file.strip(), False))
+        errors: FieldErrors = {}
+        for field, text, writing in typed:
+            try:
+                file_choice.check_path(text, writing=writing, kind=MediaExport.KEY_EXCHANGE)
+            except OutsideKioskPlaces as e:
+                errors[field] = e.user_message()
+        return errors
+
     def submit(self) -> None:
         form = self.form_values()
         self.touched.update(self.errors)
-        if not self.show_errors(form.validate()):
+        if not self.show_errors({**self._outside_kiosk_places(form), **form.validate()}):
             return
         arguments = form.arguments()
         services = self.page.state.services

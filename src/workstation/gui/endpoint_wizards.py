@@ -52,6 +52,7 @@ from workstation.flows.endpoints import (
     KeystoreStep,
     ResultRow,
 )
+from workstation.flows.kiosk_places import OutsideKioskPlaces
 from workstation.services.endpoints import Discovery, KeystoreChoice
 from workstation.services.logon import Requirement
 
@@ -543,6 +544,7 @@ class _ProtectPage(_Page):
         self.file = QLineEdit(self)
         self.file.setObjectName("fileEdit")
         self.file.setPlaceholderText("a new file")
+        file_choice.confine(self.file)
         row.addWidget(self.file, 1)
         self.choose_button = QPushButton("&Choose…", self)
         self.choose_button.setObjectName("chooseFile")
@@ -588,6 +590,10 @@ class _ProtectPage(_Page):
         password, again, path = self.password.text(), self.again.text(), self.file.text()
         if not self.show_errors(flow.validate_protect(password, again, path)):
             return False
+        try:  # in kiosk mode, a path in the kiosk's places only
+            file_choice.check_path(path, writing=True, kind=MediaExport.TLS_KEY_STORES)
+        except OutsideKioskPlaces as e:
+            return self.show_errors({"file": e.user_message()})
         flow.back_to(KeystoreStep.PROTECT)
         flow.set_protect(password, again, path)
         flow.advance()
@@ -695,6 +701,8 @@ class KeystoreWizard(_FlowWizard):
         key = flow.choice.key.label if flow.choice else "the key pair"
 
         def work(_: JobControl) -> tuple[Path, int]:
+            # Judged again as the work starts: a refused path exports nothing.
+            file_choice.check_path(flow.file, writing=True, kind=MediaExport.TLS_KEY_STORES)
             session = self.state.ensure_session()
             password = bytearray(typed.encode("utf-8"))
             try:

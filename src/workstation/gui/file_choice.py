@@ -8,6 +8,10 @@ media roots for reading, and for writing only the kinds of export the policy all
 The sidebar shows only those places; a path typed or navigated outside them is refused in
 the dialog with a message naming the allowed places; the dialog cannot rename, delete or
 make folders. A refused save is refused, not redirected: the person chooses the outbox.
+
+A wizard's own path field is no way around this: in kiosk mode ``confine`` makes it
+read-only (the dialog fills it), and ``check_path`` judges the final path by the same
+rules just before the work reads or writes it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QLabel, QLineEdit, QWidget
 
 from workstation.config import WorkstationConfig
 from workstation.domain.policy import MediaExport
@@ -90,6 +94,26 @@ def configure(kiosk: Kiosk | None) -> None:
 
 def current_kiosk() -> Kiosk | None:
     return _kiosk
+
+
+def confine(edit: QLineEdit) -> None:
+    """A wizard's path field: in kiosk mode only its dialog fills it (read-only)."""
+    if _kiosk is None:
+        return
+    edit.setReadOnly(True)
+    edit.setToolTip("In kiosk mode the file is chosen with the button beside this field.")
+
+
+def check_path(path: str | Path, *, writing: bool, kind: MediaExport | None) -> Path:
+    """The path a wizard is about to read (``writing`` False) or write, judged by the kiosk's
+    rules in kiosk mode (OutsideKioskPlaces naming the allowed places); outside kiosk mode
+    the path as given. Safe on the device thread: it reads the mounts and the policy kinds
+    already known, and changes nothing."""
+    wanted = Path(path).expanduser()
+    kiosk = _kiosk
+    if kiosk is None:
+        return wanted
+    return kiosk.places().check(wanted, writing=writing, kind=kind, allowed=kiosk.allowed)
 
 
 class Mode(Enum):
