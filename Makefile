@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: run test system-deps venv lint typecheck unit bench demo-stop clean screenshots
+.PHONY: run test system-deps venv lint typecheck unit bench demo-stop clean screenshots deb
 
 system-deps:
 	@scripts/install-system-deps.sh
@@ -33,7 +33,7 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 test: venv
-	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff check src tests bench scripts installer
 	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest
 
@@ -48,7 +48,12 @@ bench: venv
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_repository_1m.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist
+
+# The Debian package: dist/key-custodian-workstation_<version>_<arch>.deb (installer/README.md).
+deb: system-deps
+	installer/build-deb.sh --out dist
 
 screenshots: venv
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots.py --out docs/screenshots
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshot_kiosk.py --out docs/screenshots

@@ -65,8 +65,7 @@ def main(site: Path) -> None:
     todo = [
         p
         for p in roots
-        if p.exists()
-        and all((qt_lib / n).exists() for n in needed(p) if n.startswith("libQt6"))
+        if p.exists() and all((qt_lib / n).exists() for n in needed(p) if n.startswith("libQt6"))
     ]
     chosen: dict[Path, None] = {}
     while todo:
