@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -10,9 +11,11 @@ from pathlib import Path
 
 from workstation.config import (
     DEFAULT_TOKEN_LABEL,
+    PRIVATE_FILE_MODE,
     HsmConfig,
     WorkstationConfig,
     load_config,
+    make_private_dir,
     save_config,
 )
 from workstation.domain.algorithms import KeyAlgorithm
@@ -38,17 +41,31 @@ from workstation.services.ports import (
 log = logging.getLogger(__name__)
 
 
-def setup_logging(config: WorkstationConfig, *, verbose: bool = False) -> None:
-    """Log to ``home/logs/workstation.log``. Nothing secret is ever passed to a logger."""
+def _private_log_handler(path: Path) -> logging.Handler:
+    """A rotating log file that only the workstation's user reads (mode 0600 when made).
+
+    The log names people, cards and keys, not secrets, but it is nobody else's business;
+    a file the administrator already has keeps its mode."""
     import logging.handlers
 
-    config.log_dir.mkdir(parents=True, exist_ok=True)
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self) -> io.TextIOWrapper:
+            fd = os.open(
+                self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE
+            )
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    return PrivateRotatingFileHandler(path, maxBytes=5_000_000, backupCount=5)
+
+
+def setup_logging(config: WorkstationConfig, *, verbose: bool = False) -> None:
+    """Log to ``home/logs/workstation.log``. Nothing secret is ever passed to a logger."""
+    make_private_dir(config.home)
+    make_private_dir(config.log_dir)
     root = logging.getLogger("workstation")
     if any(getattr(h, "_kcw", False) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(
-        config.log_dir / "workstation.log", maxBytes=5_000_000, backupCount=5
-    )
+    handler = _private_log_handler(config.log_dir / "workstation.log")
     handler._kcw = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
@@ -75,7 +92,7 @@ def provision_embedded_hsm(config: WorkstationConfig) -> WorkstationConfig:
 def load_or_create(home: Path) -> WorkstationConfig:
     config = load_config(home)
     if config.hsm is None:
-        config.home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(config.home)
         config = provision_embedded_hsm(config)
     return config
 
@@ -171,13 +188,17 @@ class DeferredHsm:
             hsm.close()
 
 
-def build_hsm(config: WorkstationConfig) -> Hsm:
+def build_hsm(config: WorkstationConfig, *, pin: str | None = None) -> Hsm:
+    """The HSM port; ``pin`` is the user PIN when the caller asked for it itself (the
+    desktop application's dialog for ``pin_source = "prompt"``), otherwise it is read
+    from where the configuration says."""
     assert config.hsm is not None
     hsm_config = config.hsm
     environment = config.hsm_environment()
     for name, value in environment.items():
         os.environ[name] = value
-    pin = config.hsm_pin()
+    if pin is None:
+        pin = config.hsm_pin()
 
     def connect() -> Hsm:
         from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
@@ -295,15 +316,20 @@ def build(
     repository: Repository | None = None,
     readers: CardReaders | None = None,
     clock: Clock | None = None,
+    hsm_pin: str | None = None,
 ) -> tuple[WorkstationConfig, WorkstationServices]:
-    """Build the services for the workstation in ``home``; tests may pass their own ports."""
+    """Build the services for the workstation in ``home``; tests may pass their own ports.
+
+    ``hsm_pin`` is the HSM user PIN already asked for by the caller (the desktop
+    application asks in a dialog on the GUI thread when ``pin_source = "prompt"``, since
+    it has no terminal); without it the PIN comes from the configured source."""
     from workstation.adapters.tls_probe import SslTlsProbe
 
     config = load_or_create(home)
     setup_logging(config)
     ctx = ServiceContext(
         repository=repository or build_repository(config),
-        hsm=hsm or build_hsm(config),
+        hsm=hsm or build_hsm(config, pin=hsm_pin),
         readers=readers or build_readers(config),
         clock=clock,
         renderer=build_renderer(config),

@@ -45,7 +45,14 @@ Everything lives under one home directory (``--home``, ``$KCW_HOME``, or
     outbox = "exports"             # the kiosk's own export folder
 
 Relative paths are relative to the home directory. With no ``[hsm]`` section the
-workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``.
+workstation provisions its embedded default: a SoftHSM2 token under ``home/hsm``. A
+section or key not listed here is refused (``[hsm.environment]`` is free-form), so a
+misspelt key never quietly keeps its default. A home the workstation makes is 0700 and
+the file it writes 0600; an existing home or file keeps its mode.
+
+``prompt`` sources ask on the terminal and are refused, naming the fix, when there is
+none (a desktop session, a service); the desktop application asks for the HSM PIN in a
+dialog of its own instead (``gui.logon.ask_hsm_pin_at_start``).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +69,62 @@ from workstation.errors import BadInput
 
 CONFIG_NAME = "workstation.toml"
 DEFAULT_TOKEN_LABEL = "KCW"  # noqa: S105 - a token label, not a secret
+
+# The home holds the repository, the embedded token and the logs: only its owner enters a
+# home the workstation makes, and only its owner reads the files it writes there.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+# The keys each section of workstation.toml may hold. [hsm.environment] is free-form (the
+# vendor module's variables); anything else unknown is refused, so a misspelt key does not
+# quietly keep its default.
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "hsm": ("module", "token_label", "pin_source", "environment"),
+    "repository": ("path", "url", "password_source"),
+    "cards": ("reader_filter",),
+    "printing": ("printer", "command"),
+    "mail": ("host", "port", "security", "sender", "username", "password_source", "ca_file"),
+    "distribution": ("client_certificate", "client_key", "trust", "timeout"),
+    "kiosk": ("enabled", "media_roots", "outbox"),
+    "demo": ("enabled",),
+}
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) so that only its owner may enter it.
+
+    An existing folder keeps the mode its administrator gave it; parents that are made
+    get the usual mode, as any program's would."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+
+
+def terminal_available() -> bool:
+    """Whether a prompt can be asked: a controlling terminal, or standard input is one.
+
+    getpass falls back to reading standard input without hiding the echo, and fails with
+    EOFError when there is nothing to read (a desktop session, a service, a pipe)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        stdin = sys.stdin
+        return stdin is not None and stdin.isatty()
+    os.close(fd)
+    return True
+
+
+def _ask_on_terminal(prompt: str, *, what: str, setting: str, path: Path) -> str:
+    """Ask for a secret on the terminal; a clear refusal when there is none to ask on."""
+    if not terminal_available():
+        raise BadInput(
+            f'{what} is to be typed at a terminal ({setting} = "prompt" in {path}), but '
+            "there is no terminal to ask on. Run the command from a terminal, or set "
+            f'{setting} to "env:NAME" (an environment variable) or "file:PATH" (a file '
+            "only the workstation's user can read)."
+        )
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise BadInput(f"{what} was not typed (the terminal input ended).") from None
 
 
 def default_home() -> Path:
@@ -240,7 +304,12 @@ class WorkstationConfig:
             except OSError as exc:
                 raise BadInput(f"Cannot read the HSM PIN file {path}: {exc.strerror}.") from None
         if source == "prompt":
-            return getpass.getpass(f"HSM user PIN for token {self.hsm.token_label!r}: ")
+            return _ask_on_terminal(
+                f"HSM user PIN for token {self.hsm.token_label!r}: ",
+                what="The HSM user PIN",
+                setting="[hsm] pin_source",
+                path=self.path,
+            )
         raise BadInput(
             f"Unknown HSM pin_source {source!r}; use 'prompt', 'env:NAME' or 'file:PATH'."
         )
@@ -266,7 +335,12 @@ class WorkstationConfig:
                     f"Cannot read the mail relay password file {path}: {exc.strerror}."
                 ) from None
         if source == "prompt":
-            return getpass.getpass(f"Password of {self.mail.username!r} on {self.mail.host}: ")
+            return _ask_on_terminal(
+                f"Password of {self.mail.username!r} on {self.mail.host}: ",
+                what="The mail relay password",
+                setting="[mail] password_source",
+                path=self.path,
+            )
         raise BadInput(
             f"Unknown [mail] password_source {source!r}; use 'prompt', 'env:NAME' or 'file:PATH'."
         )
@@ -291,7 +365,12 @@ class WorkstationConfig:
                     f"{exc.strerror}."
                 ) from None
         if source == "prompt":
-            return getpass.getpass("Password of the shared repository (PostgreSQL): ")
+            return _ask_on_terminal(
+                "Password of the shared repository (PostgreSQL): ",
+                what="The shared repository's password",
+                setting="[repository] password_source",
+                path=self.path,
+            )
         raise BadInput(
             f"Unknown [repository] password_source {source!r}; use 'prompt', 'env:NAME' or "
             "'file:PATH'."
@@ -305,6 +384,35 @@ class WorkstationConfig:
         return env
 
 
+def _refuse_unknown_keys(data: dict[str, object], path: Path) -> None:
+    """Refuse a section or a key the workstation does not know, naming what is allowed."""
+    sections = ", ".join(f"[{name}]" for name in SECTION_KEYS)
+    for name, section in data.items():
+        allowed = SECTION_KEYS.get(name)
+        if allowed is None:
+            where = "section" if isinstance(section, dict) else "key outside any section"
+            raise BadInput(
+                f"{path}: unknown {where} {name!r}. The sections of workstation.toml are "
+                f"{sections}."
+            )
+        if not isinstance(section, dict):
+            raise BadInput(f"{path}: [{name}] must be a section (a table), not a single value.")
+        for key in section:
+            if key not in allowed:
+                raise BadInput(
+                    f"{path}: unknown key {key!r} in [{name}]. The keys allowed there are: "
+                    f"{', '.join(allowed)}."
+                )
+    hsm = data.get("hsm")
+    environment = hsm.get("environment", {}) if isinstance(hsm, dict) else {}
+    if not isinstance(environment, dict) or not all(
+        isinstance(v, str) for v in environment.values()
+    ):
+        raise BadInput(
+            f'{path}: [hsm.environment] holds environment variables: NAME = "value" lines.'
+        )
+
+
 def load_config(home: Path) -> WorkstationConfig:
     """Read ``home/workstation.toml``; a missing file gives the embedded defaults."""
     path = home / CONFIG_NAME
@@ -314,6 +422,7 @@ def load_config(home: Path) -> WorkstationConfig:
             data = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path} is not valid TOML: {exc}.") from None
+        _refuse_unknown_keys(data, path)
     hsm_data = data.get("hsm")
     hsm: HsmConfig | None = None
     if isinstance(hsm_data, dict):
@@ -430,7 +539,15 @@ def save_config(config: WorkstationConfig) -> None:
             "",
         ]
     lines += ["[demo]", f"enabled = {'true' if config.demo else 'false'}", ""]
-    config.home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(config.home)
+    # A new file is for the owner only; one the administrator already has keeps its mode.
+    try:
+        mode = config.path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = PRIVATE_FILE_MODE
     tmp = config.path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(lines))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(fd, mode)  # a stale temporary file from a crash may have another mode
+        out.write("\n".join(lines))
     os.replace(tmp, config.path)

@@ -115,13 +115,18 @@ class PinIncorrect(AuthenticationFailed):
         self.retries_left = retries_left
 
 
+# The workstation cannot unblock a card: the PIN's retry counter is reset only with the
+# card's PUK (the card administrator, with the vendor's tool), or the card is replaced.
+CARD_BLOCKED_MESSAGE = (
+    "The card is blocked after too many wrong PINs; the workstation cannot unblock it. "
+    "The card administrator can unblock it with the card's PUK (using the card vendor's "
+    "tool), or a security officer revokes the card and enrols a new one."
+)
+
+
 class CardBlocked(AuthenticationFailed):
     def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
-        super().__init__(
-            message
-            or "The card is blocked after too many wrong PINs. A security officer must reset it.",
-            detail=detail,
-        )
+        super().__init__(message or CARD_BLOCKED_MESSAGE, detail=detail)
 
 
 class CardNotEnrolled(AuthenticationFailed):

@@ -19,6 +19,12 @@ from workstation.errors import BadInput
 _ACCEPTED_CURVES = ("secp256r1", "secp384r1")
 _MIN_RSA_BITS = 2048
 
+# Keys the workstation can log on with: the card adapter signs the challenge with PIV
+# algorithm 0x11 (ECC P-256) or 0x07 (RSA 2048) only (SP 800-78-4 table 6-2). A card with
+# another key must be refused at enrolment, or it would be enrolled and never log on.
+LOGON_KEY_TYPES = ("EC secp256r1", "RSA 2048")
+_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
 # cryptography's X.509 modules are imported where they are used: the logon screen needs
 # card_id() at start, the certificate parsing only once someone logs on.
 
@@ -79,6 +85,28 @@ def parse_card_certificate(der: bytes) -> CardCertificate:
         not_before=cert.not_valid_before_utc.astimezone(UTC),
         not_after=cert.not_valid_after_utc.astimezone(UTC),
         key_description=key_description,
+    )
+
+
+def key_name(key_description: str) -> str:
+    """A card key as people name it: 'EC P-384', 'RSA-3072'."""
+    kind, _, size = key_description.partition(" ")
+    if kind == "EC":
+        return f"EC {_CURVE_NAMES.get(size, size)}"
+    return f"{kind}-{size}" if size else kind
+
+
+def require_logon_key(cert: CardCertificate) -> None:
+    """Refuse a card whose 9A key the workstation cannot log on with (enrolment, and the
+    officers' cards at initialisation), naming the key found and the keys supported.
+    """
+    if cert.key_description in LOGON_KEY_TYPES:
+        return
+    supported = " or ".join(key_name(k) for k in LOGON_KEY_TYPES)
+    raise BadInput(
+        f"The card's PIV Authentication key (slot 9A) is {key_name(cert.key_description)}; "
+        f"this workstation logs on only with {supported} keys. Put an {supported} key and "
+        "its certificate in slot 9A, then enrol the card."
     )
 
 

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRegularExpression, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QFont, QRegularExpressionValidator, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -42,6 +45,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from workstation.config import load_config
+from workstation.errors import WorkstationError
 from workstation.services.logon import CardInReader
 from workstation.services.ports import ReaderStatus
 from workstation.services.session import Member
@@ -54,9 +59,12 @@ __all__ = [
     "PIN_MAX",
     "PIN_MIN",
     "CardLogonForm",
+    "HsmPinAnswer",
+    "HsmPinDialog",
     "LogonScreen",
     "ReaderDirectory",
     "ReaderEntry",
+    "ask_hsm_pin_at_start",
     "tries_text",
 ]
 
@@ -120,7 +128,9 @@ class ReaderEntry:
             return f"This card is {status}; it cannot be used to log on."
         if card.retries_left == 0:
             return (
-                "This card is blocked after too many wrong PINs. A security officer must reset it."
+                "This card is blocked after too many wrong PINs; the workstation cannot "
+                "unblock it. The card's PUK unblocks it (with the card vendor's tool), or a "
+                "security officer revokes it and enrols a new card."
             )
         return None
 
@@ -619,3 +629,85 @@ class LogonScreen(QWidget):
         # The main window gives this screen the focus: pass it on to where typing goes.
         target = self.pin_edit if self.pin_edit.isEnabled() else self.reader_list
         target.setFocus(event.reason())
+
+
+# --- the HSM user PIN at start ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HsmPinAnswer:
+    """What the start-up got for the HSM user PIN.
+
+    ``pin`` is None when the configuration names another source (a file, a variable, the
+    embedded token): the build reads it there. ``cancelled``: the person chose Cancel."""
+
+    pin: str | None = None
+    cancelled: bool = False
+
+
+class HsmPinDialog(QDialog):
+    """A masked field for the HSM user PIN, asked before the workstation starts when
+    ``[hsm] pin_source = "prompt"`` (a desktop session has no terminal to ask on)."""
+
+    def __init__(self, token_label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("hsmPinDialog")
+        self.setWindowTitle("Key Custodian Workstation — HSM PIN")
+        self.setModal(True)
+        intro = QLabel(
+            f"The workstation logs on to the HSM token {token_label!r} with its user PIN "
+            '(pin_source = "prompt" in workstation.toml).',
+            self,
+        )
+        intro.setWordWrap(True)
+        self.pin_label = QLabel("HSM user &PIN:", self)
+        self.pin_edit = QLineEdit(self)
+        self.pin_edit.setObjectName("hsmPinEdit")
+        self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin_edit.setAccessibleName("HSM user PIN")
+        self.pin_label.setBuddy(self.pin_edit)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("&Start")
+        self.ok_button.setEnabled(False)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("&Quit")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.pin_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text)))
+        row = QHBoxLayout()
+        row.addWidget(self.pin_label)
+        row.addWidget(self.pin_edit, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(row)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(440)
+
+    def take_pin(self) -> str:
+        """The PIN typed; the field is emptied."""
+        pin = self.pin_edit.text()
+        self.pin_edit.clear()
+        return pin
+
+
+def ask_hsm_pin_at_start(home: Path, parent: QWidget | None = None) -> HsmPinAnswer:
+    """Ask for the HSM user PIN on the GUI thread, before the services are built, when the
+    configuration in ``home`` says ``pin_source = "prompt"``; otherwise ask nothing.
+
+    A configuration that cannot be read asks nothing either: the start then reports what
+    is wrong with the file."""
+    try:
+        hsm = load_config(home).hsm
+    except WorkstationError:
+        return HsmPinAnswer()
+    if hsm is None or hsm.pin_source != "prompt":
+        return HsmPinAnswer()
+    dialog = HsmPinDialog(hsm.token_label, parent)
+    try:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return HsmPinAnswer(cancelled=True)
+        return HsmPinAnswer(pin=dialog.take_pin())
+    finally:
+        dialog.deleteLater()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from workstation.domain.cardauth import CardCertificate
+from workstation.domain.cardauth import CardCertificate, require_logon_key
 from workstation.domain.people import Card, Person, Role
 from workstation.domain.policy import PolicySet
 from workstation.domain.templates import seed_templates
@@ -83,6 +83,7 @@ class InitialiseService:
             )
 
             def refuse_repeat(cert: CardCertificate) -> None:
+                require_logon_key(cert)
                 if any(c.id == cert.fingerprint for c in cards):
                     raise BadInput("The same card was presented twice; each officer needs a card.")
 

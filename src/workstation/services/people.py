@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import NoReturn
 
-from workstation.domain.cardauth import CardCertificate, card_id
+from workstation.domain.cardauth import CardCertificate, card_id, require_logon_key
 from workstation.domain.people import Card, Group, Person, Role, Status, transition_status
 from workstation.domain.policy import Action, Participant, PolicySet, evaluate_quorum
 from workstation.errors import AlreadyExists, BadInput, CardNotUsable, NotFound, PolicyRefused
@@ -155,6 +155,7 @@ class PeopleService:
         return card
 
     def _refuse_enrolled(self, cert: CardCertificate) -> None:
+        require_logon_key(cert)
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             if uow.cards.get(cert.fingerprint) is not None:
                 raise AlreadyExists("This card is already enrolled (one person per card).")
