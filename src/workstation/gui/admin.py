@@ -80,6 +80,8 @@ from .errors import describe
 from .logon import ReaderDirectory, ReaderEntry, tries_text
 from .runner import JobControl
 from .state import AppState
+from .status import StatusLine
+from .tables import current_record
 from .wizards import ERROR_STYLE, GOOD_STYLE, ErrorLabel, show_field_errors
 
 log = logging.getLogger(__name__)
@@ -197,11 +199,6 @@ def _fit(view: QTableView) -> None:
     header = view.horizontalHeader()
     for column in range(header.count() - 1):
         header.resizeSection(column, header.sectionSize(column) + 16)
-
-
-def _selected(view: QTableView, model: RecordModel) -> Any:
-    index = view.currentIndex()
-    return model.record(index.row()) if index.isValid() else None
 
 
 def _select(view: QTableView, model: RecordModel, test: Callable[[Any], bool]) -> bool:
@@ -638,7 +635,7 @@ class PeopleSection(_Section):
         self._update_buttons()
 
     def selected(self) -> Person | None:
-        record = _selected(self.table, self.model)
+        record = current_record(self.table, self.model)
         return record if isinstance(record, Person) else None
 
     def select(self, name: str) -> bool:
@@ -767,7 +764,7 @@ class CardsSection(_Section):
         self._update_buttons()
 
     def selected(self) -> Card | None:
-        record = _selected(self.table, self.model)
+        record = current_record(self.table, self.model)
         return record if isinstance(record, Card) else None
 
     def _update_buttons(self) -> None:
@@ -979,7 +976,7 @@ class GroupsSection(_Section):
         return dialog
 
     def open_change(self) -> GroupDialog | None:
-        record = _selected(self.table, self.model)
+        record = current_record(self.table, self.model)
         if record is None:
             return None
         group, members = record
@@ -1304,7 +1301,7 @@ class TemplatesSection(_Section):
         self._update_buttons()
 
     def selected(self) -> KeyTemplate | None:
-        record = _selected(self.table, self.model)
+        record = current_record(self.table, self.model)
         return record if isinstance(record, KeyTemplate) else None
 
     def _update_buttons(self) -> None:
@@ -1577,11 +1574,7 @@ class AdminPage(QWidget):
         self.data: AdminData | None = None
         self._stale = True
         self._ticket = 0
-        self._bad = False
-        self.status = QLabel(self)
-        self.status.setObjectName("adminStatus")
-        self.status.setWordWrap(True)
-        self.status.hide()
+        self.status = StatusLine("adminStatus", self, good_style="", selectable=False)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("adminTabs")
         self.people = PeopleSection(self)
@@ -1604,10 +1597,7 @@ class AdminPage(QWidget):
         return [self.people, self.cards, self.groups, self.templates, self.policies]
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if bad else "")
-        self.status.setVisible(bool(text))
-        self._bad = bad
+        self.status.say(text, bad=bad)
 
     def confirm(self, title: str, text: str) -> bool:
         return _confirm(self, title, text)
@@ -1632,7 +1622,7 @@ class AdminPage(QWidget):
 
         def done(data: AdminData) -> None:
             self.data = data
-            if self._bad:
+            if self.status.bad:
                 self.say("")  # a reading problem shown before is over
             for section in self.sections():
                 section.show_data(data)

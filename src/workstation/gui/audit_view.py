@@ -66,6 +66,7 @@ from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
+from .status import StatusLine
 from .wizards import ERROR_STYLE, GOOD_STYLE
 
 __all__ = ["ACTION_PREFIXES", "AuditPage", "AuditTableModel", "EntryRole"]
@@ -312,9 +313,9 @@ class AuditPage(QWidget):
             "(workstation-audit-verify)."
         )
         self.export_button.clicked.connect(self.ask_export)
-        self.status = QLabel(self)
-        self.status.setObjectName("auditStatus")
-        self.status.setWordWrap(True)
+        self.status = StatusLine(
+            "auditStatus", self, good_style="", selectable=False, hides_when_empty=False
+        )
         checks.addWidget(self.status, 1)
         checks.addWidget(self.verify_button)
         checks.addWidget(self.export_button)
@@ -410,7 +411,9 @@ class AuditPage(QWidget):
         """Search with the filters; an auditor may be asked to log on (co-sign)."""
         filters = self.filters()
         if filters["since"] and filters["until"] and filters["since"] > filters["until"]:
-            self._say("The 'From' time is after the 'Until' time; nothing can match.", bad=True)
+            self.status.say(
+                "The 'From' time is after the 'Until' time; nothing can match.", bad=True
+            )
             return
         services = self.state.services
 
@@ -446,7 +449,7 @@ class AuditPage(QWidget):
                 detail = "nobody logged on fills it"
             else:
                 detail = f"still missing: {missing}"
-            self._say(
+            self.status.say(
                 f"Reading the audit log needs {requirement.quorum}; {detail}. Press "
                 "Search to log someone on."
             )
@@ -458,7 +461,7 @@ class AuditPage(QWidget):
             work=work,
             on_done=lambda entries: self._show(entries, filters["limit"]),
             on_refused=refused,
-            on_error=lambda exc: self._say(describe(exc)[1], bad=True),
+            on_error=lambda exc: self.status.say(describe(exc)[1], bad=True),
             current=lambda: ticket == self._ticket,
         )
 
@@ -468,12 +471,12 @@ class AuditPage(QWidget):
         names = sorted({n for e in entries for n in self._names_in(e)})
         self._names.setModel(QStringListModel(names, self._names))
         if len(entries) >= limit:
-            self._say(
+            self.status.say(
                 f"The latest {len(entries):,} matching entries, newest first (the limit); "
                 "narrow the filters to see older ones."
             )
         else:
-            self._say(f"{len(entries):,} matching entries, newest first.")
+            self.status.say(f"{len(entries):,} matching entries, newest first.")
         if selected is not None:
             self.select_seq(selected)
 
@@ -485,10 +488,6 @@ class AuditPage(QWidget):
         for member in entry.body.get("members") or []:
             if member.get("name"):
                 yield member["name"]
-
-    def _say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if bad else "")
 
     def _selected_seq(self) -> int | None:
         index = self.table.currentIndex()
@@ -635,7 +634,7 @@ class AuditPage(QWidget):
             self.model.set_rows([])
             self.detail.clear()
             self.banner.hide()
-            self._say("")
+            self.status.say("")
             self._stale = True
             return
         self._mark_stale()

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QSignalBlocker,
@@ -94,7 +93,15 @@ from .actions import perform, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
-from .tables import RecordModel, RecordRole, fit_columns, record_table
+from .status import StatusLine
+from .tables import (
+    RecordModel,
+    RecordRole,
+    current_record,
+    fit_columns,
+    record_table,
+    select_row,
+)
 from .wizards import ERROR_STYLE, GOOD_STYLE, wizard_toolbar
 
 log = logging.getLogger(__name__)
@@ -506,16 +513,6 @@ def _heading_font(label: QLabel, scale: float = 1.3) -> None:
     font.setPointSizeF(font.pointSizeF() * scale)
     font.setBold(True)
     label.setFont(font)
-
-
-def _select_row(view: QTableView, row: int) -> None:
-    model = view.model()
-    index = model.index(row, 0)
-    view.selectionModel().setCurrentIndex(
-        index,
-        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
-    )
-    view.scrollTo(index)
 
 
 def _browser(name: str, parent: QWidget) -> QTextBrowser:
@@ -997,7 +994,6 @@ class CeremoniesPage(QWidget):
         self.register: CeremonyRegister | None = None
         self._verifications: dict[str, CeremonyVerification] = {}
         self._ceremony_names: dict[str, str] = {}
-        self._read_problem = False
         self.last_delivery: Delivery | None = None
         self.last_record_export: RecordExport | None = None
 
@@ -1005,10 +1001,7 @@ class CeremoniesPage(QWidget):
             self, "Ceremonies", "ceremonyToolbar", WIZARD_ENTRIES, self.open_wizard
         )
 
-        self.status = QLabel(self)
-        self.status.setObjectName("ceremoniesStatus")
-        self.status.setWordWrap(True)
-        self.status.hide()  # until there is something to say
+        self.status = StatusLine("ceremoniesStatus", self, good_style="", selectable=False)
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("ceremonyTabs")
@@ -1214,15 +1207,13 @@ class CeremoniesPage(QWidget):
 
         def refused(requirement: Requirement) -> None:
             self._clear()
-            self._say(
+            self.status.notice(
                 f"Reading the ceremonies needs {requirement.quorum}; nobody logged on fills it."
             )
-            self._read_problem = True
             self.refreshed.emit()
 
         def failed(exc: BaseException) -> None:
-            self._say(describe(exc)[1], bad=True)
-            self._read_problem = True
+            self.status.notice(describe(exc)[1], bad=True)
             self.refreshed.emit()
 
         read_if_allowed(
@@ -1266,8 +1257,8 @@ class CeremoniesPage(QWidget):
         self.ceremony_count.setText(
             f"{count(n, 'ceremony', 'ceremonies')}, newest first." if n else "No ceremonies yet."
         )
-        if self._read_problem:  # the status line is for what people did, and read problems
-            self._say("")
+        # The status line is for what people did, and read problems until a read succeeds.
+        self.status.withdraw_notice()
         self.refreshed.emit()
 
     def _reselect(self, view: QTableView, row: int | None) -> None:
@@ -1275,7 +1266,7 @@ class CeremoniesPage(QWidget):
         there are rows."""
         if view.model().rowCount() == 0:
             return
-        _select_row(view, 0 if row is None else row)
+        select_row(view, 0 if row is None else row)
 
     @staticmethod
     def _envelope_summary(envelopes: Sequence[Envelope]) -> str:
@@ -1353,24 +1344,18 @@ class CeremoniesPage(QWidget):
         self.holding_count.setText("")
         self.backup_line.setText("")
 
-    def _say(self, text: str, *, bad: bool = False) -> None:
-        self._read_problem = False
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else "")
-
     # --- selection -------------------------------------------------------------------------
 
-    def _ceremony_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
+    def _ceremony_chosen(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        ceremony = current_record(self.ceremony_table, self.ceremony_model)
+        if ceremony is None:
             return
-        ceremony = self.ceremony_model.record(current.row())
         self.ceremony_detail.show_ceremony(ceremony, self._verifications.get(ceremony.id))
 
-    def _envelope_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
+    def _envelope_chosen(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        envelope = current_record(self.envelope_table, self.envelope_model)
+        if envelope is None:
             return
-        envelope = self.envelope_model.record(current.row())
         self.envelope_detail.show_envelope(envelope, self._ceremony_names)
 
     def _present(self) -> list[str]:
@@ -1381,7 +1366,7 @@ class CeremoniesPage(QWidget):
         if row is None:
             return False
         self.tabs.setCurrentIndex(0)
-        _select_row(self.ceremony_table, row)
+        select_row(self.ceremony_table, row)
         return True
 
     def select_envelope(self, serial: str) -> bool:
@@ -1389,7 +1374,7 @@ class CeremoniesPage(QWidget):
         if row is None:
             return False
         self.tabs.setCurrentIndex(1)
-        _select_row(self.envelope_table, row)
+        select_row(self.envelope_table, row)
         return True
 
     # --- ceremony records ------------------------------------------------------------------
@@ -1477,7 +1462,7 @@ class CeremoniesPage(QWidget):
         def done(result: RecordExport) -> None:
             self.last_record_export = result
             self.state.settings.setValue("ceremonies/record_folder", str(result.path.parent))
-            self._say(
+            self.status.say(
                 f"The record of ceremony {result.ceremony_id[:12]} was written to "
                 f"{result.path}, signed by the audit key (SHA-256 "
                 f"{result.audit_key_sha256[:16]}…). Verify it on any machine with: "
@@ -1524,7 +1509,7 @@ class CeremoniesPage(QWidget):
             if delivery.files
             else f"sent to the printer ({delivery.describe()})"
         )
-        self._say(f"{what} was {where}.")
+        self.status.say(f"{what} was {where}.")
 
     # --- envelopes -------------------------------------------------------------------------
 
@@ -1568,7 +1553,7 @@ class CeremoniesPage(QWidget):
             text = f"Envelope {serial} {EVENT_DONE[event]}"
             if event is EnvelopeState.SEALED and moved.bag_number:
                 text += f" in bag {moved.bag_number}"
-            self._say(text + ".")
+            self.status.say(text + ".")
             self.state.data_changed.emit("envelopes")
 
         perform(
@@ -1649,8 +1634,7 @@ class CeremoniesPage(QWidget):
             self._ticket += 1  # answers still on their way belong to the old session
             self._clear()
             self._verifications.clear()
-            self._say("Log on to see the ceremonies.")
-            self._read_problem = True  # replaced by the first read of the next session
+            self.status.notice("Log on to see the ceremonies.")  # until the next read
             self._stale = True
             return
         requirement = self.register.envelope_requirement if self.register else None

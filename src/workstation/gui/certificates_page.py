@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -66,8 +65,9 @@ from .endpoints_view import (
 )
 from .runner import JobControl
 from .state import AppState
-from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, FactsAndPem, wizard_toolbar
+from .status import StatusLine
+from .tables import RecordModel, RecordRole, current_record, fit_columns, record_table, select_row
+from .wizards import FactsAndPem, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -197,14 +197,6 @@ class KeyPairTableModel(RecordModel[CertificateRow]):
         )
 
 
-def _select_row(view: Any, row: int) -> None:
-    index = view.model().index(row, 0)
-    view.selectionModel().setCurrentIndex(
-        index,
-        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
-    )
-
-
 class CertificatesPage(QWidget):
     """Toolbar of certificate wizards; key pairs and their certificates; the details."""
 
@@ -228,11 +220,7 @@ class CertificatesPage(QWidget):
         self.hint.setObjectName("certificatesHint")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")
-        self.status = QLabel(self)
-        self.status.setObjectName("certificatesStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
+        self.status = StatusLine("certificatesStatus", self)
 
         options = QHBoxLayout()
         self.show_superseded = QCheckBox("Show su&perseded certificates", self)
@@ -407,7 +395,7 @@ class CertificatesPage(QWidget):
             if row is None:  # its certificate was renewed, or superseded ones are hidden
                 row = next((i for i, r in enumerate(rows) if r.key.id == chosen.key.id), None)
         if rows:
-            _select_row(self.table, 0 if row is None else row)
+            select_row(self.table, 0 if row is None else row)
         else:
             self._show_detail(None)
 
@@ -432,27 +420,22 @@ class CertificatesPage(QWidget):
         self._show_detail(None)
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else GOOD_STYLE)
+        self.status.say(text, bad=bad)
 
     # --- selection and details -----------------------------------------------------------------
 
     def selected(self) -> CertificateRow | None:
-        index = self.table.selectionModel().currentIndex()
-        if not index.isValid() or index.row() >= self.model.rowCount():
-            return None
-        return self.model.record(index.row())
+        return current_record(self.table, self.model)
 
     def select_key(self, label: str) -> bool:
         row = next((i for i, r in enumerate(self.model.records) if r.key.label == label), None)
         if row is None:
             return False
-        _select_row(self.table, row)
+        select_row(self.table, row)
         return True
 
     def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self._show_detail(self.model.record(current.row()) if current.isValid() else None)
+        self._show_detail(current_record(self.table, self.model))
 
     def _show_detail(self, row: CertificateRow | None) -> None:
         if row is None:
@@ -474,13 +457,11 @@ class CertificatesPage(QWidget):
         if not self.state.members:
             self._ticket += 1  # answers on their way belong to the old session
             self._clear()
-            self.say("Log on to see the key pairs and their certificates.")
-            self.status.setStyleSheet("")
+            self.status.notice("Log on to see the key pairs and their certificates.")
             self._stale = True
             self._update_buttons()
             return
-        if self.status.text() == "Log on to see the key pairs and their certificates.":
-            self.say("")
+        self.status.withdraw_notice()
         self._update_buttons()
         self._mark_stale()
 

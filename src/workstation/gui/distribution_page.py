@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -76,8 +76,9 @@ from workstation.services.ports import KeyQuery
 from .actions import confirm, perform, read_register
 from .runner import JobControl
 from .state import AppState
-from .tables import RecordModel, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, RowsModel, fill_form
+from .status import StatusLine
+from .tables import RecordModel, current_record, fit_columns, record_table, select_row
+from .wizards import RowsModel, fill_form
 
 log = logging.getLogger(__name__)
 
@@ -251,13 +252,6 @@ def delivery_table(model: DeliveryModel, name: str, parent: QWidget) -> QTableVi
     return view
 
 
-def _select_row(view: QTableView, row: int) -> None:
-    view.selectionModel().setCurrentIndex(
-        view.model().index(row, 0),
-        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
-    )
-
-
 def _button(text: str, name: str, parent: QWidget, tip: str) -> QPushButton:
     button = QPushButton(text, parent)
     button.setObjectName(name)
@@ -323,11 +317,7 @@ class DistributionPage(QWidget):
         banner_layout.addWidget(self.resume_all_button)
         self.banner.hide()
 
-        self.status = QLabel(self)
-        self.status.setObjectName("distributionStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
+        self.status = StatusLine("distributionStatus", self)
 
         # Two tabs, each with its table on top and the chosen row's details below: the
         # tables keep their whole width.
@@ -573,7 +563,7 @@ class DistributionPage(QWidget):
         self.store_count.setText(stores_overview(register.stores) if register else "")
         row = self.store_model.row_of(chosen.id) if chosen is not None else None
         if stores:
-            _select_row(self.store_table, 0 if row is None else row)
+            select_row(self.store_table, 0 if row is None else row)
         else:
             self._show_store(None)
         self._update_buttons()
@@ -601,7 +591,7 @@ class DistributionPage(QWidget):
         self._want_job = None
         row = self.job_model.row_of(wanted) if wanted is not None else None
         if reports:
-            _select_row(self.job_table, 0 if row is None else row)
+            select_row(self.job_table, 0 if row is None else row)
         else:
             self._show_job(None)
 
@@ -629,27 +619,22 @@ class DistributionPage(QWidget):
         self._update_buttons()
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else GOOD_STYLE)
+        self.status.say(text, bad=bad)
 
     # --- selection and details -----------------------------------------------------------------
 
     def selected_store(self) -> KeyStore | None:
-        index = self.store_table.selectionModel().currentIndex()
-        if not index.isValid() or index.row() >= self.store_model.rowCount():
-            return None
-        return self.store_model.record(index.row())
+        return current_record(self.store_table, self.store_model)
 
     def select_store(self, name: str) -> bool:
         row = next((i for i, s in enumerate(self.store_model.records) if s.name == name), None)
         if row is None:
             return False
-        _select_row(self.store_table, row)
+        select_row(self.store_table, row)
         return True
 
     def _store_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self._show_store(self.store_model.record(current.row()) if current.isValid() else None)
+        self._show_store(current_record(self.store_table, self.store_model))
         self._update_buttons()
 
     def _show_store(self, store: KeyStore | None) -> None:
@@ -669,20 +654,17 @@ class DistributionPage(QWidget):
             self.held_title.setText(f"Keys held when last asked ({len(rows)}):")
 
     def selected_job(self) -> JobReport | None:
-        index = self.job_table.selectionModel().currentIndex()
-        if not index.isValid() or index.row() >= self.job_model.rowCount():
-            return None
-        return self.job_model.record(index.row())
+        return current_record(self.job_table, self.job_model)
 
     def select_job(self, job_id: str) -> bool:
         row = self.job_model.row_of(job_id)
         if row is None:
             return False
-        _select_row(self.job_table, row)
+        select_row(self.job_table, row)
         return True
 
     def _job_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self._show_job(self.job_model.record(current.row()) if current.isValid() else None)
+        self._show_job(current_record(self.job_table, self.job_model))
         self._update_buttons()
 
     def _show_job(self, report: JobReport | None) -> None:
@@ -893,12 +875,10 @@ class DistributionPage(QWidget):
         if not self.state.members:
             self._ticket += 1  # answers on their way belong to the old session
             self._clear()
-            self.say("Log on to see the key stores and distribution jobs.")
-            self.status.setStyleSheet("")
+            self.status.notice("Log on to see the key stores and distribution jobs.")
             self._stale = True
             return
-        if self.status.text() == "Log on to see the key stores and distribution jobs.":
-            self.say("")
+        self.status.withdraw_notice()
         self.mark_stale()
 
     def _data_changed(self, kind: str) -> None:

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -54,8 +53,9 @@ from workstation.services.endpoints import Discovery
 from .actions import confirm, perform, read_register
 from .runner import JobControl
 from .state import AppState
-from .tables import RecordModel, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, FactsAndPem
+from .status import StatusLine
+from .tables import RecordModel, current_record, fit_columns, record_table, select_row
+from .wizards import FactsAndPem
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +163,7 @@ class EndpointsView(QWidget):
         self.remove_button.clicked.connect(self.ask_remove)
         self.count = QLabel(self)
         self.count.setObjectName("endpointCount")
-        self.status = QLabel(self)
-        self.status.setObjectName("endpointsStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
+        self.status = StatusLine("endpointsStatus", self)
         buttons = QHBoxLayout()
         buttons.addWidget(self.recheck_button)
         buttons.addWidget(self.remove_button)
@@ -263,7 +259,7 @@ class EndpointsView(QWidget):
         )
         row = self.model.row_of(chosen.endpoint.id) if chosen is not None else None
         if rows:
-            self._select(0 if row is None else row)
+            select_row(self.table, 0 if row is None else row)
         else:
             self._show_detail(None)
         self._update_buttons()
@@ -277,24 +273,12 @@ class EndpointsView(QWidget):
         self._update_buttons()
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else GOOD_STYLE)
+        self.status.say(text, bad=bad)
 
     # --- selection and details -----------------------------------------------------------------
 
     def selected(self) -> EndpointRow | None:
-        index = self.table.selectionModel().currentIndex()
-        if not index.isValid() or index.row() >= self.model.rowCount():
-            return None
-        return self.model.record(index.row())
-
-    def _select(self, row: int) -> None:
-        self.table.selectionModel().setCurrentIndex(
-            self.model.index(row, 0),
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
+        return current_record(self.table, self.model)
 
     def select_endpoint(self, subject: str) -> bool:
         """Select the row of ``host:port``; False when it is not listed."""
@@ -303,11 +287,11 @@ class EndpointsView(QWidget):
         )
         if row is None:
             return False
-        self._select(row)
+        select_row(self.table, row)
         return True
 
     def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self._show_detail(self.model.record(current.row()) if current.isValid() else None)
+        self._show_detail(current_record(self.table, self.model))
         self._update_buttons()
 
     def _show_detail(self, row: EndpointRow | None) -> None:

@@ -30,7 +30,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from PySide6.QtCore import (
-    QItemSelectionModel,
     QModelIndex,
     Qt,
     Signal,
@@ -50,7 +49,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -76,8 +74,9 @@ from . import file_choice
 from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
-from .tables import RecordModel, RecordRole, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, FormDialog, wizard_toolbar
+from .status import StatusLine
+from .tables import RecordModel, RecordRole, current_record, fit_columns, record_table, select_row
+from .wizards import FormDialog, wizard_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -260,14 +259,6 @@ class CertificateTableModel(RecordModel[CertificateRow]):
         if column == self.CERTIFICATE:
             return record.summary
         return ""
-
-
-def _select_row(view: QTableView, row: int) -> None:
-    index = view.model().index(row, 0)
-    view.selectionModel().setCurrentIndex(
-        index,
-        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
-    )
 
 
 # --- dialogs -------------------------------------------------------------------------------
@@ -653,11 +644,7 @@ class ExchangesPage(QWidget):
         self.hint.setObjectName("exchangesHint")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")
-        self.status = QLabel(self)
-        self.status.setObjectName("exchangesStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
+        self.status = StatusLine("exchangesStatus", self)
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setObjectName("exchangesSplitter")
@@ -777,7 +764,7 @@ class ExchangesPage(QWidget):
         self.partner_model.set_rows(register.partners)
         row = self.partner_model.row_of(chosen.name) if chosen else None
         if self.partner_model.rowCount():
-            _select_row(self.partner_table, 0 if row is None else row)
+            select_row(self.partner_table, 0 if row is None else row)
         else:
             self.partner_detail.setText(
                 "No exchange partner yet. Add one with its CA certificates, then exchange "
@@ -821,30 +808,24 @@ class ExchangesPage(QWidget):
         self.hint.setText("")
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else GOOD_STYLE)
+        self.status.say(text, bad=bad)
 
     # --- selection ---------------------------------------------------------------------------
 
     def selected_partner(self) -> Partner | None:
-        index = self.partner_table.selectionModel().currentIndex()
-        if not index.isValid() or index.row() >= self.partner_model.rowCount():
-            return None
-        record = self.partner_model.record(index.row())
-        return record if isinstance(record, Partner) else None
+        return current_record(self.partner_table, self.partner_model)
 
     def select_partner(self, name: str) -> bool:
         row = self.partner_model.row_of(name)
         if row is None:
             return False
-        _select_row(self.partner_table, row)
+        select_row(self.partner_table, row)
         return True
 
-    def _partner_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
+    def _partner_chosen(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        p = self.selected_partner()
+        if p is None:
             return
-        p: Partner = self.partner_model.record(current.row())
         lines = [f"{p.name} — {p.kind}, record version {p.version}"]
         lines += [f"CA: {_summary_of(c, 'CA')}" for c in p.ca_certificates] or [
             "No CA certificate."
@@ -898,11 +879,8 @@ class ExchangesPage(QWidget):
         return self._open(PartnerUpdateDialog(self, partner))
 
     def publish(self) -> QDialog:
-        index = self.certificate_table.selectionModel().currentIndex()
-        name: str | None = None
-        if index.isValid():
-            row: CertificateRow = self.certificate_model.record(index.row())
-            name = row.name if row.name in EXCHANGE_KEYS else None
+        row = current_record(self.certificate_table, self.certificate_model)
+        name = row.name if row is not None and row.name in EXCHANGE_KEYS else None
         return self._open(PublishDialog(self, name))
 
     def open_wizard(self, entry: str) -> QWidget | None:
@@ -930,13 +908,11 @@ class ExchangesPage(QWidget):
         if not self.state.members:
             self._ticket += 1  # answers on their way belong to the old session
             self._clear()
-            self.say("Log on to see the exchange partners.")
-            self.status.setStyleSheet("")
+            self.status.notice("Log on to see the exchange partners.")
             self._stale = True
             self._update_buttons()
             return
-        if self.status.text() == "Log on to see the exchange partners.":
-            self.say("")
+        self.status.withdraw_notice()
         self._update_buttons()
         self._mark_stale()
 

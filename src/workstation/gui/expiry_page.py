@@ -54,8 +54,9 @@ from . import file_choice
 from .actions import perform, read_register
 from .runner import JobControl
 from .state import AppState
+from .status import StatusLine
 from .tables import RecordModel, fit_columns, record_table
-from .wizards import ERROR_STYLE, GOOD_STYLE, FormDialog
+from .wizards import FormDialog
 
 __all__ = [
     "SEVERITY_COLOURS",
@@ -333,11 +334,7 @@ class ExpiryPage(QWidget):
             DueTaskModel.LABEL, QHeaderView.ResizeMode.Stretch
         )
 
-        self.status = QLabel(self)
-        self.status.setObjectName("expiryStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
+        self.status = StatusLine("expiryStatus", self)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -411,9 +408,7 @@ class ExpiryPage(QWidget):
         self.summary.setText("")
 
     def say(self, text: str, *, bad: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
-        self.status.setStyleSheet(ERROR_STYLE if bad else GOOD_STYLE)
+        self.status.say(text, bad=bad)
 
     def needs(self, action: Action) -> str:
         """The quorum of ``action`` in the policy's words (as last read)."""
@@ -522,13 +517,11 @@ class ExpiryPage(QWidget):
         if not self.state.members:
             self._ticket += 1
             self._clear()
-            self.say("Log on to see what falls due.")
-            self.status.setStyleSheet("")
+            self.status.notice("Log on to see what falls due.")
             self._stale = True
             self._update_buttons()
             return
-        if self.status.text() == "Log on to see what falls due.":
-            self.say("")
+        self.status.withdraw_notice()
         self._update_buttons()
         self._mark_stale()
 

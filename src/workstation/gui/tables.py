@@ -4,24 +4,49 @@
 says what a record shows in each; ``RecordRole`` gives the record itself, so a page reads
 the selected row without going back to its list. :func:`record_table` is the view they
 are shown in (whole rows, one at a time, nothing editable), and :func:`fit_columns` sizes
-its columns to a sample value.
+its columns to a sample value. :func:`current_record` is the record of a table's current
+row (what a page acts on), and :func:`select_row` makes a row the current one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QColor, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-__all__ = ["RecordModel", "RecordRole", "fit_columns", "record_table"]
+__all__ = [
+    "RecordModel",
+    "RecordRole",
+    "Records",
+    "current_record",
+    "fit_columns",
+    "record_table",
+    "select_row",
+]
 
 RecordRole = int(Qt.ItemDataRole.UserRole) + 1  # the row's record (Ceremony, Partner, ...)
 
 Row = TypeVar("Row")
+Row_co = TypeVar("Row_co", covariant=True)
 _ROOT = QModelIndex()
+
+
+class Records(Protocol[Row_co]):
+    """A table model that gives the record of each row (``RecordModel`` and the
+    administration page's model)."""
+
+    def record(self, row: int) -> Row_co: ...
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ...) -> int: ...
 
 
 class RecordModel(QAbstractTableModel, Generic[Row]):
@@ -138,3 +163,20 @@ def fit_columns(view: QTableView, samples: Mapping[int, str]) -> None:
         metrics = fixed if column in monospace else plain
         width = max(metrics.horizontalAdvance(sample), header.horizontalAdvance(title))
         view.setColumnWidth(column, width + 20)
+
+
+def current_record(view: QAbstractItemView, model: Records[Row]) -> Row | None:
+    """The record of ``view``'s current row, or None when no row is current (or the row
+    is gone from ``model`` since)."""
+    index = view.currentIndex()
+    if not index.isValid() or not 0 <= index.row() < model.rowCount():
+        return None
+    return model.record(index.row())
+
+
+def select_row(view: QAbstractItemView, row: int) -> None:
+    """Make ``row`` the current and only selected row of ``view``."""
+    view.selectionModel().setCurrentIndex(
+        view.model().index(row, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
