@@ -125,6 +125,7 @@ def test_blocked_card_says_so(qtbot: Any, app_state: Any, gui_world: GuiWorld) -
         qtbot.waitUntil(lambda: not screen.form.directory.entries()[3].inspecting, timeout=WAIT)
     wait_for_card(qtbot, screen.form, "card blocked")
     assert "This card is blocked after too many wrong PINs" in screen.form.card_status.text()
+    assert "PUK" in screen.form.card_status.text()  # the workstation cannot unblock it
     assert not screen.pin_edit.isEnabled()
     assert app_state.members == []
 

@@ -654,7 +654,7 @@ class HsmPinDialog(QDialog):
         self.setObjectName("hsmPinDialog")
         self.setWindowTitle("Key Custodian Workstation — HSM PIN")
         self.setModal(True)
-        intro = QLabel(
+        self.intro = intro = QLabel(
             f"The workstation logs on to the HSM token {token_label!r} with its user PIN "
             '(pin_source = "prompt" in workstation.toml).',
             self,
