@@ -46,8 +46,12 @@ def open_window(
     app.setApplicationName("Key Custodian Workstation")
     app.setOrganizationName("KCW")
     from . import file_choice
+    from .logon import ask_hsm_pin_at_start
 
-    state = AppState(None, home=home, build=lambda: build(home))
+    hsm = ask_hsm_pin_at_start(home)  # pin_source = "prompt": a dialog here, no terminal
+    if hsm.cancelled:
+        raise SystemExit(0)  # Quit on the HSM PIN dialog: nothing was started
+    state = AppState(None, home=home, build=lambda: build(home, hsm_pin=hsm.pin))
     kiosk_config = kiosk_settings(home, forced=kiosk)
     if kiosk_config is not None:
         places = file_choice.Kiosk(
