@@ -29,6 +29,19 @@ def kiosk_settings(home: Path, *, forced: bool) -> KioskConfig | None:
     return None
 
 
+ICON_NAME = "key-custodian-workstation"
+
+
+def application_icon() -> Any:
+    """The icon the package installs in the hicolor theme; from a checkout, the same file
+    in resources/."""
+    from PySide6.QtGui import QIcon
+
+    checkout = Path(__file__).resolve().parents[3] / "resources" / f"{ICON_NAME}.svg"
+    fallback = QIcon(str(checkout)) if checkout.exists() else QIcon()
+    return QIcon.fromTheme(ICON_NAME, fallback)
+
+
 def open_window(
     home: Path, argv0: str = "workstation", *, kiosk: bool = False
 ) -> tuple[Any, Any, Callable[[], None]]:
@@ -45,6 +58,7 @@ def open_window(
     app = QApplication.instance() or QApplication([argv0])
     app.setApplicationName("Key Custodian Workstation")
     app.setOrganizationName("KCW")
+    QApplication.setWindowIcon(application_icon())
     from . import file_choice
     from .logon import ask_hsm_pin_at_start
 
