@@ -99,6 +99,7 @@ from .tables import (
     RecordRole,
     current_record,
     fit_columns,
+    fit_to_contents,
     record_table,
     select_row,
 )
@@ -358,6 +359,10 @@ class EnvelopeTableModel(RecordModel[Envelope]):
         if record.state is EnvelopeState.DESTROYED:
             return QColor(STATE_COLOURS[EnvelopeState.DESTROYED])
         return None
+
+
+# The envelope register's columns sized to what they show (the last one stretches).
+ENVELOPE_FITTED = tuple(range(EnvelopeTableModel.LAST_EVENT))
 
 
 class HoldingTableModel(RecordModel[ComponentHolding]):
@@ -919,9 +924,11 @@ class EnvelopeDetail(QWidget):
         for event, button in self.event_buttons.items():
             button.setVisible(event in possible)
         self._show_needs()
+        # No fixed column widths: the table gives each column at least its longest word,
+        # so a ceremony id in a note is never split; the time stays on one line.
         rows = [
             (
-                moment(e.at),
+                f"<p style='margin:0; white-space:nowrap'>{escape(moment(e.at))}</p>",
                 f"<b>{escape(state_title(e.state))}</b>",
                 escape(", ".join(e.people)),
                 escape(e.note),
@@ -929,12 +936,7 @@ class EnvelopeDetail(QWidget):
             for e in envelope.events
         ]
         self.history.setHtml(
-            _html_table(
-                ("Time", "Event", "People", "Note"),
-                rows,
-                "No events registered.",
-                (24, 20, 33, 23),
-            )
+            _html_table(("Time", "Event", "People", "Note"), rows, "No events registered.")
         )
 
     def set_session(self, present: Iterable[str], requirement: Requirement | None) -> None:
@@ -1243,6 +1245,8 @@ class CeremoniesPage(QWidget):
 
         self.envelope_detail.set_session(self._present(), register.envelope_requirement)
         self.envelope_model.set_rows(register.envelopes)
+        if register.envelopes:  # bag numbers and key labels have no fixed length
+            fit_to_contents(self.envelope_table, ENVELOPE_FITTED)
         self._reselect(self.envelope_table, self.envelope_model.row_of(serial or ""))
         if self.envelope_model.rowCount() == 0:
             self.envelope_detail.clear()

@@ -3,10 +3,10 @@
 :class:`RecordModel` holds records as read-only rows: each model names its columns and
 says what a record shows in each; ``RecordRole`` gives the record itself, so a page reads
 the selected row without going back to its list. :func:`record_table` is the view they
-are shown in (whole rows, one at a time, nothing editable), and :func:`fit_columns` sizes
-its columns to a sample value. :func:`current_record` is the record of a table's current
-row (what a page acts on), and :func:`select_row` makes a row the current one.
-"""
+are shown in (whole rows, one at a time, nothing editable); :func:`fit_columns` sizes its
+columns to a sample value, :func:`fit_to_contents` to the values shown.
+:func:`current_record` is the record of a table's current row (what a page acts on), and
+:func:`select_row` makes a row the current one."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ __all__ = [
     "Records",
     "current_record",
     "fit_columns",
+    "fit_to_contents",
     "record_table",
     "select_row",
 ]
@@ -153,16 +154,32 @@ def record_table(model: QAbstractTableModel, name: str, parent: QWidget) -> QTab
 def fit_columns(view: QTableView, samples: Mapping[int, str]) -> None:
     """Each column as wide as its sample value or its title, whichever is wider, in the
     font the column is shown in."""
-    model = view.model()
-    plain = view.fontMetrics()
-    fixed = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-    monospace: frozenset[int] = getattr(model, "MONOSPACE", frozenset())
-    header = view.horizontalHeader().fontMetrics()
     for column, sample in samples.items():
-        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        metrics = fixed if column in monospace else plain
-        width = max(metrics.horizontalAdvance(sample), header.horizontalAdvance(title))
-        view.setColumnWidth(column, width + 20)
+        view.setColumnWidth(column, _width(view, column, (sample,)))
+
+
+def fit_to_contents(view: QTableView, columns: Iterable[int], *, rows: int = 2000) -> None:
+    """Each of ``columns`` as wide as its widest cell (of the first ``rows``) or its title:
+    for a register whose values (bag numbers, key labels) have no fixed length, after its
+    rows are set. The last column is left to stretch."""
+    model = view.model()
+    count = min(model.rowCount(), rows)
+    for column in columns:
+        texts = (str(model.index(row, column).data() or "") for row in range(count))
+        view.setColumnWidth(column, _width(view, column, texts))
+
+
+def _width(view: QTableView, column: int, texts: Iterable[str]) -> int:
+    """The width that shows every one of ``texts`` and the column's title in full."""
+    model = view.model()
+    monospace: frozenset[int] = getattr(model, "MONOSPACE", frozenset())
+    if column in monospace:
+        metrics = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    else:
+        metrics = view.fontMetrics()
+    title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+    widest = max((metrics.horizontalAdvance(text) for text in texts), default=0)
+    return max(widest, view.horizontalHeader().fontMetrics().horizontalAdvance(title)) + 20
 
 
 def current_record(view: QAbstractItemView, model: Records[Row]) -> Row | None:
