@@ -132,8 +132,8 @@ class CertificateService:
     # --- lookup ----------------------------------------------------------------------------
 
     def _key_pair(self, uow: UnitOfWork, ref: str) -> tuple[ManagedKey, KeyTemplate]:
-        key = self.keys._find(uow, ref)
-        template = self.keys._template_for(uow, key)
+        key = self.keys.find_key(uow, ref)
+        template = self.keys.template_of(uow, key)
         problem = key_pair_refusal(key, template)
         if problem is not None:
             # Not a key pair, or no key material: the wrong key was named. A state or a
@@ -175,7 +175,7 @@ class CertificateService:
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             if key_ref is not None:
-                key = self.keys._find(uow, key_ref)
+                key = self.keys.find_key(uow, key_ref)
                 rows = uow.certificates.for_key(key.id)
             else:
                 rows = uow.certificates.list()
@@ -257,7 +257,7 @@ class CertificateService:
         if not found:
             raise BadInput("The file holds no certificate.")
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            the_partner = self.interchange._partner(uow, partner)
+            the_partner = self.interchange.find_partner(uow, partner)
             key, template = self._key_pair(uow, key_ref)
             auth = self.ctx.authorise(uow, session, Action.MANAGE_CERTIFICATES, template=template)
         anchors = [certificate_der(c, "stored CA") for c in the_partner.ca_certificates]

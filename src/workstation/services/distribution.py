@@ -209,7 +209,7 @@ class DistributionService:
 
     @staticmethod
     def _check_kek(kek: ManagedKey, kind: TargetKind) -> None:
-        InterchangeService._usable_kek(kek, KEK_USAGES, "key encryption key")
+        InterchangeService.require_usable_kek(kek, KEK_USAGES, "key encryption key")
         if kind is TargetKind.PKCS11 and kek.algorithm.family is not KeyFamily.AES:
             raise BadInput(
                 f"Key {kek.label} is {kek.algorithm.value}: a PKCS#11 token receives keys "
@@ -245,7 +245,7 @@ class DistributionService:
             auth = self.ctx.authorise(uow, session, Action.MANAGE_PARTNERS)
             if uow.documents.list(KeyStore, subject=name.lower(), limit=1):
                 raise AlreadyExists(f"A key store named {name!r} is already registered.")
-            the_kek = self.keys._find(uow, kek)
+            the_kek = self.keys.find_key(uow, kek)
             self._check_kek(the_kek, kind)
             store = KeyStore(
                 id=uuid.uuid4().hex,
@@ -405,7 +405,7 @@ class DistributionService:
 
     def _check_targets_keks(self, uow: UnitOfWork, stores: Iterable[KeyStore]) -> None:
         for store in stores:
-            kek = self.keys._find(uow, store.kek_id)
+            kek = self.keys.find_key(uow, store.kek_id)
             try:
                 self._check_kek(kek, store.kind)
             except WorkstationError as exc:
@@ -422,7 +422,7 @@ class DistributionService:
         templates: dict[str, KeyTemplate] = {}
         for key in keys:
             if key.template_id not in templates:
-                templates[key.template_id] = self.keys._template_for(uow, key)
+                templates[key.template_id] = self.keys.template_of(uow, key)
         auths = [self.ctx.authorise(uow, session, action, template=t) for t in templates.values()]
         return auths, templates
 
@@ -496,7 +496,7 @@ class DistributionService:
         if len(key_refs) > MAX_KEYS_PER_JOB:
             raise BadInput(f"A job carries at most {MAX_KEYS_PER_JOB} keys.")
         with self.ctx.repository.unit_of_work() as uow:
-            keys = _unique(self.keys._find(uow, r) for r in key_refs)
+            keys = _unique(self.keys.find_key(uow, r) for r in key_refs)
             stores = self._choose_targets(uow, targets, tags)
             auths, templates = self._authorise_keys(uow, session, keys, Action.EXPORT_KEY)
             for key in keys:
@@ -534,7 +534,7 @@ class DistributionService:
         self, uow: UnitOfWork, template: str | None, key_refs: Sequence[str]
     ) -> list[ManagedKey]:
         if key_refs:
-            return _unique(self.keys._find(uow, r) for r in key_refs)
+            return _unique(self.keys.find_key(uow, r) for r in key_refs)
         if template is None:
             raise BadInput("Name the template (or the keys) to rotate.")
         tmpl = self.keys.templates.find(uow, template)
@@ -627,12 +627,12 @@ class DistributionService:
             if progress is not None:
                 progress(n - 1, len(todo), f"Rotating {jk.label}")
             with self.ctx.repository.unit_of_work(read_only=True) as uow:
-                old = self.keys._find(uow, jk.key_id)
+                old = self.keys.find_key(uow, jk.key_id)
             if old.successor_id is not None:
                 # Rotated already (by this job before a restart, or by someone else): its
                 # successor is what the targets receive.
                 with self.ctx.repository.unit_of_work() as uow:
-                    new = self.keys._find(uow, old.successor_id)
+                    new = self.keys.find_key(uow, old.successor_id)
                     self._record_successor(uow, job.id, old, new)
                     uow.commit()
                 continue
@@ -727,7 +727,7 @@ class DistributionService:
             return self.report(session, job.id)
         if not job.rotated:
             with self.ctx.repository.unit_of_work() as uow:
-                keys = [self.keys._find(uow, k.key_id) for k in job.keys]
+                keys = [self.keys.find_key(uow, k.key_id) for k in job.keys]
                 auths, templates = self._authorise_keys(uow, session, keys, Action.ROTATE_KEY)
             self._rotate_keys(session, job, dict(zip(templates, auths, strict=True)), progress)
             job = self._job(job.id)
@@ -782,7 +782,7 @@ class DistributionService:
             keys: list[ManagedKey] = []
             problem = ""
             for key_id, _label, _version, _kcv in job.deliverables():
-                key = self.keys._find(uow, key_id)
+                key = self.keys.find_key(uow, key_id)
                 if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
                     problem = (
                         f"Key {key.label} is {key.state.value} since the job was made; it is "
@@ -792,7 +792,7 @@ class DistributionService:
             for d in batch:
                 try:
                     store = self._target_by_id(uow, d.target_id)
-                    kek = self.keys._find(uow, store.kek_id)
+                    kek = self.keys.find_key(uow, store.kek_id)
                     self._check_kek(kek, store.kind)
                 except WorkstationError as exc:
                     out.append((d, None, [], problem or exc.message))
@@ -816,8 +816,8 @@ class DistributionService:
         if store.kind is TargetKind.PKCS11:
             # RFC 5649 AES key wrap with padding: what CKM_AES_KEY_WRAP_PAD unwraps in the
             # target token, under the KEK it holds.
-            kek_value = self.interchange._clear(kek)
-            value = self.interchange._clear(key)
+            kek_value = self.interchange.clear_value(kek)
+            value = self.interchange.clear_value(key)
             try:
                 wrapped = aes_key_wrap_with_padding(bytes(kek_value), bytes(value))
             finally:

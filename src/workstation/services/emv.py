@@ -116,7 +116,7 @@ class EmvService:
     # --- lookups ---------------------------------------------------------------------------
 
     def _brand(self, uow: UnitOfWork, name: str) -> Partner:
-        partner = self.interchange._partner(uow, name)
+        partner = self.interchange.find_partner(uow, name)
         if partner.kind != "brand":
             raise BadInput(
                 f"Partner {partner.name} is a {partner.kind}, not a card brand: EMV CA keys "
@@ -168,8 +168,8 @@ class EmvService:
         return found
 
     def _key_pair(self, uow: UnitOfWork, key_set: IssuerKeySet) -> tuple[ManagedKey, KeyTemplate]:
-        key = self.keys._find(uow, key_set.key_pair_id)
-        template = self.keys._template_for(uow, key)
+        key = self.keys.find_key(uow, key_set.key_pair_id)
+        template = self.keys.template_of(uow, key)
         if key.state not in (KeyState.PRE_ACTIVATION, KeyState.ACTIVE):
             raise PolicyRefused(
                 f"Issuer key pair {key.label} is {key.state.value}; only a pre-active or "

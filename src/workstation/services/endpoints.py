@@ -736,7 +736,7 @@ class EndpointService:
                 if key_sealed is None:
                     continue
                 key = self.ctx.unseal(key_sealed, f"key {key_sealed.value.label}")
-                template = self.keys._template_for(uow, key)
+                template = self.keys.template_of(uow, key)
                 try:
                     certificate, refusal = self._keystore_refusal(uow, key, template)
                 except (BadInput, PolicyRefused) as e:
@@ -756,8 +756,8 @@ class EndpointService:
             raise BadInput(f"Key store format {fmt!r}: use pkcs12 or pem.")
         check_keystore_password(password)
         with self.ctx.repository.unit_of_work() as uow:
-            key = self.keys._find(uow, key_ref)
-            template = self.keys._template_for(uow, key)
+            key = self.keys.find_key(uow, key_ref)
+            template = self.keys.template_of(uow, key)
             if key.algorithm.is_symmetric or key.public_key is None:
                 raise BadInput(
                     f"Key {key.label} is a secret key; a key store carries a key pair with "

@@ -324,9 +324,11 @@ class InterchangeService:
     def partner(self, session: Session, name: str) -> Partner:
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
-            return self._partner(uow, name)
+            return self.find_partner(uow, name)
 
-    def _partner(self, uow: UnitOfWork, name: str) -> Partner:
+    def find_partner(self, uow: UnitOfWork, name: str) -> Partner:
+        """The exchange partner named ``name``, unsealed in ``uow``, for a service that
+        has authorised its own action. Raises ``NotFound`` when there is none."""
         sealed = uow.partners.by_name(name.strip())
         if sealed is None:
             raise NotFound(f"No exchange partner named {name!r}; add it first.")
@@ -402,7 +404,7 @@ class InterchangeService:
         ]
         with self.ctx.repository.unit_of_work() as uow:
             auth = self.ctx.authorise(uow, session, Action.MANAGE_PARTNERS)
-            partner = self._partner(uow, name)
+            partner = self.find_partner(uow, name)
             cas = [certificate_der(c, "stored CA") for c in partner.ca_certificates] + new_cas
             self._check_anchors(cas)
             crl_list = (
@@ -611,12 +613,17 @@ class InterchangeService:
 
     # --- keys and templates ------------------------------------------------------------
 
-    def _key(self, uow: UnitOfWork, ref: str) -> tuple[ManagedKey, KeyTemplate]:
-        key = self.keys._find(uow, ref)
-        return key, self.keys._template_for(uow, key)
+    def key_and_template(self, uow: UnitOfWork, ref: str) -> tuple[ManagedKey, KeyTemplate]:
+        """The key ``ref`` and its template, unsealed in ``uow``."""
+        key = self.keys.find_key(uow, ref)
+        return key, self.keys.template_of(uow, key)
 
     @staticmethod
-    def _usable_kek(kek: ManagedKey, usages: Sequence[str], what: str) -> None:
+    def require_usable_kek(kek: ManagedKey, usages: Sequence[str], what: str) -> None:
+        """Refuse ``kek`` as the ``what`` ("key encryption key", "zone master key") of an
+        exchange unless it is a symmetric key with one of the TR-31 ``usages``, active,
+        and holding key material. Raises ``BadInput`` or ``PolicyRefused`` naming the
+        key and what is wrong."""
         if not kek.algorithm.is_symmetric or kek.key_usage not in usages:
             raise BadInput(
                 f"Key {kek.label} (usage {kek.key_usage}) is not a {what} "
@@ -630,8 +637,10 @@ class InterchangeService:
         if kek.wrapped is None:
             raise BadInput(f"Key {kek.label} holds no key material.")
 
-    def _clear(self, key: ManagedKey) -> bytearray:
-        """The clear value of a stored secret key, checked against its recorded KCV."""
+    def clear_value(self, key: ManagedKey) -> bytearray:
+        """The clear value of a stored secret key, checked against its recorded KCV
+        (``IntegrityError`` when it does not match). The caller has checked the quorum
+        and exportability, and overwrites the returned ``bytearray`` when done."""
         assert key.wrapped is not None
         value = self.ctx.hsm.export_clear_key(key.algorithm, key.wrapped)
         if comp.kcv_hex(comp.check_value(key.algorithm, value)) != key.kcv.upper():
@@ -659,7 +668,7 @@ class InterchangeService:
         """``key`` (a secret key, or a key pair's private key) as a TR-31 block under
         ``kek``. The caller has checked exportability, the KEK and the quorum; the clear
         values exist only for the wrap and are overwritten after it."""
-        kbpk = self._clear(kek)
+        kbpk = self.clear_value(kek)
         try:
             return self._wrap(
                 key,
@@ -801,7 +810,7 @@ class InterchangeService:
             if match.warning:
                 warnings.append(match.warning)
         with self.ctx.repository.unit_of_work() as uow:
-            partner = self._partner(uow, partner_name)
+            partner = self.find_partner(uow, partner_name)
             template = self._map_template(uow, template_ref, usage, algorithm, mode)
             if not template.allows(Action.IMPORT_KEY):
                 raise PolicyRefused(f"Template {template.name!r} does not allow importing keys.")
@@ -858,7 +867,7 @@ class InterchangeService:
             warnings=tuple(warnings),
         )
 
-    def _sent(
+    def record_sent_key(
         self,
         session: Session,
         auth: Authorisation,
@@ -933,7 +942,7 @@ class InterchangeService:
     ) -> str:
         """``key`` as a TR-31 block under ``kbpk`` (which the caller wipes): a secret key,
         or a key pair's private key as PKCS #8 DER (X9.143 algorithm R or E)."""
-        value = self._clear(key) if key.algorithm.is_symmetric else self._private_key(key)
+        value = self.clear_value(key) if key.algorithm.is_symmetric else self._private_key(key)
         try:
             header = self._header_for(
                 key,
@@ -1043,13 +1052,13 @@ class InterchangeService:
         a key pair's private key (PKCS #8, algorithm R or E) for a host HSM or key store,
         which its template must let leave like any key."""
         with self.ctx.repository.unit_of_work() as uow:
-            the_partner = self._partner(uow, partner)
-            key, template = self._key(uow, key_ref)
-            kek, _ = self._key(uow, kek_ref)
+            the_partner = self.find_partner(uow, partner)
+            key, template = self.key_and_template(uow, key_ref)
+            kek, _ = self.key_and_template(uow, kek_ref)
             if kek.id == key.id:
                 raise BadInput("A key cannot be exported under itself.")
             check_exportable(key, template, carried_as="these formats", key_pairs=True)
-            self._usable_kek(kek, KEK_USAGES, "key encryption key")
+            self.require_usable_kek(kek, KEK_USAGES, "key encryption key")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         chosen = version or ("D" if kek.algorithm.family is KeyFamily.AES else "B")
         block = self.key_block(
@@ -1061,7 +1070,7 @@ class InterchangeService:
             include_check_values=include_check_values,
         )
         fmt = f"TR-31 {chosen}"
-        return self._sent(
+        return self.record_sent_key(
             session,
             auth,
             key,
@@ -1092,10 +1101,10 @@ class InterchangeService:
         with _standard_errors("Key block refused"):
             tr31.parse(text)
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            self._partner(uow, partner)
-            kek, _ = self._key(uow, kek_ref)
-            self._usable_kek(kek, KEK_USAGES, "key encryption key")
-        kbpk = self._clear(kek)
+            self.find_partner(uow, partner)
+            kek, _ = self.key_and_template(uow, kek_ref)
+            self.require_usable_kek(kek, KEK_USAGES, "key encryption key")
+        kbpk = self.clear_value(kek)
         try:
             return self._import_block(
                 session,
@@ -1135,13 +1144,13 @@ class InterchangeService:
         except ValueError:
             raise BadInput("The encrypted key is not hexadecimal.") from None
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            self._partner(uow, partner)
-            zmk, _ = self._key(uow, zmk_ref)
-            self._usable_kek(zmk, ("K0",), "zone master key")
+            self.find_partner(uow, partner)
+            zmk, _ = self.key_and_template(uow, zmk_ref)
+            self.require_usable_kek(zmk, ("K0",), "zone master key")
             if zmk.algorithm.family is not KeyFamily.TDES:
                 raise BadInput(f"Zone master key {zmk.label} is not a TDES key.")
             template = self.keys.templates.find(uow, template_ref)
-        zmk_value = self._clear(zmk)
+        zmk_value = self.clear_value(zmk)
         value: bytearray | None = None
         try:
             with _standard_errors("Encrypted key refused"):
@@ -1189,7 +1198,7 @@ class InterchangeService:
         nonce is remembered until one token from that partner uses it."""
         nonce = bytes(self.ctx.hsm.random_bytes(16))
         with self.ctx.repository.unit_of_work() as uow:
-            the_partner = self._partner(uow, partner)
+            the_partner = self.find_partner(uow, partner)
             auth = self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
             uow.meta.put(_NONCE_META + nonce.hex().upper(), the_partner.id)
             self.ctx.audit(
@@ -1225,7 +1234,7 @@ class InterchangeService:
         nonce: bytes | None = None
         kdh_der = certificate_der(kdh_certificate, "KDH certificate") if kdh_certificate else None
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            the_partner = self._partner(uow, partner)
+            the_partner = self.find_partner(uow, partner)
             cas, crls = self._anchors(the_partner)
             if not cas:
                 raise BadInput(
@@ -1317,7 +1326,7 @@ class InterchangeService:
         if edition not in ("2012", "2019"):
             raise BadInput(f"TR-34 edition {edition!r} is not 2012 or 2019.")
         with self.ctx.repository.unit_of_work() as uow:
-            the_partner = self._partner(uow, partner)
+            the_partner = self.find_partner(uow, partner)
             if the_partner.krd_certificate is None:
                 raise BadInput(
                     f"Partner {the_partner.name} has no KRD certificate: import it first."
@@ -1326,7 +1335,7 @@ class InterchangeService:
             krd = certificate_der(the_partner.krd_certificate, "KRD certificate")
             self._check_partner_certificate(cas, crls, krd, "key_encipherment", "KRD")
             kdh_cert = self._own_certificate(uow, TR34_KDH)
-            key, template = self._key(uow, key_ref)
+            key, template = self.key_and_template(uow, key_ref)
             check_exportable(key, template, carried_as="these formats")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
         nonce: bytes | None = None
@@ -1334,7 +1343,7 @@ class InterchangeService:
             with _standard_errors("Random number token"):
                 nonce = tr34.read_random_number_token(nonce_token)
         exp = _narrowed(key, exportability)
-        value = self._clear(key)
+        value = self.clear_value(key)
         try:
             # TR-34 carries the 16-character TR-31 header of the key (no optional blocks):
             # version D for AES keys, A (TDES) as in the TR-34-2019 Annex B samples.
@@ -1364,7 +1373,7 @@ class InterchangeService:
         mode = "two-pass" if nonce is not None else "one-pass"
         fmt = f"TR-34 {edition} {mode}"
         krd_text = certificate_summary(krd)
-        return self._sent(
+        return self.record_sent_key(
             session,
             auth,
             key,
@@ -1439,8 +1448,8 @@ class InterchangeService:
     ) -> ExportedKey:
         """A key as a TR-31 block (version D) under a KEK derived by ECDH with the partner."""
         with self.ctx.repository.unit_of_work() as uow:
-            the_partner = self._partner(uow, partner)
-            key, template = self._key(uow, key_ref)
+            the_partner = self.find_partner(uow, partner)
+            key, template = self.key_and_template(uow, key_ref)
             check_exportable(key, template, carried_as="these formats")
             auth = self.ctx.authorise(uow, session, Action.EXPORT_KEY, template=template)
             kek, kek_kcv = self._agreed_kek(
@@ -1467,7 +1476,7 @@ class InterchangeService:
         finally:
             _wipe(kek)
         fmt = f"ECDH {curve} {kdf} {hash_name} + TR-31 {block[0]}"
-        return self._sent(
+        return self.record_sent_key(
             session,
             auth,
             key,
@@ -1500,7 +1509,7 @@ class InterchangeService:
         with _standard_errors("Key block refused"):
             tr31.parse(text)
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            the_partner = self._partner(uow, partner)
+            the_partner = self.find_partner(uow, partner)
             kek, kek_kcv = self._agreed_kek(
                 uow,
                 the_partner,
@@ -1531,7 +1540,7 @@ class InterchangeService:
     # --- DUKPT -------------------------------------------------------------------------
 
     def _bdk(self, uow: UnitOfWork, bdk_ref: str) -> tuple[ManagedKey, KeyTemplate]:
-        bdk, template = self._key(uow, bdk_ref)
+        bdk, template = self.key_and_template(uow, bdk_ref)
         if bdk.key_usage not in BDK_USAGES or not bdk.algorithm.is_symmetric:
             raise BadInput(
                 f"Key {bdk.label} (usage {bdk.key_usage}) is not a base derivation key "
@@ -1569,10 +1578,10 @@ class InterchangeService:
         if len(ksns) > MAX_DUKPT_DEVICES:
             raise BadInput(f"At most {MAX_DUKPT_DEVICES:,} devices in one job.")
         with self.ctx.repository.unit_of_work() as uow:
-            the_partner = self._partner(uow, partner)
+            the_partner = self.find_partner(uow, partner)
             bdk, template = self._bdk(uow, bdk_ref)
-            kek, _ = self._key(uow, kek_ref)
-            self._usable_kek(kek, KEK_USAGES, "key encryption key")
+            kek, _ = self.key_and_template(uow, kek_ref)
+            self.require_usable_kek(kek, KEK_USAGES, "key encryption key")
             if not template.allows(Action.EXPORT_KEY):
                 raise PolicyRefused(
                     f"Template {template.name!r} does not allow exporting keys derived from "
@@ -1584,8 +1593,8 @@ class InterchangeService:
         if len({p[0] for p in parsed}) != len(parsed):
             raise BadInput("The list names a device twice (the same initial key ID).")
         version = "D" if kek.algorithm.family is KeyFamily.AES else "B"
-        bdk_value = self._clear(bdk)
-        kbpk = self._clear(kek)
+        bdk_value = self.clear_value(bdk)
+        kbpk = self.clear_value(kek)
         lines: list[InitialKeyLine] = []
         changes = session.changes
         try:
@@ -1737,7 +1746,7 @@ class InterchangeService:
                 f"KSN {ksn.strip()!r} is not {want} hexadecimal digits ({scheme} DUKPT)."
             )
         raw = bytes.fromhex(norm)
-        bdk_value = self._clear(bdk)
+        bdk_value = self.clear_value(bdk)
         try:
             with _standard_errors(f"KSN {norm}"):
                 if scheme == "AES":

@@ -116,13 +116,20 @@ class KeyService:
 
     # --- lookup --------------------------------------------------------------------------
 
-    def _find(self, uow: UnitOfWork, ref: str) -> ManagedKey:
+    def find_key(self, uow: UnitOfWork, ref: str) -> ManagedKey:
+        """The key labelled ``ref`` (or with the id ``ref``), unsealed in ``uow``: the
+        lookup other services use inside their own unit of work. No policy is checked
+        here; the caller has authorised its action. Raises ``NotFound``, or
+        ``IntegrityError`` when the stored record was altered."""
         sealed = uow.keys.by_label(ref) or uow.keys.get(ref)
         if sealed is None:
             raise NotFound(f"No key labelled {ref!r}.")
         return self.ctx.unseal(sealed, f"key {sealed.value.label}")
 
-    def _template_for(self, uow: UnitOfWork, key: ManagedKey) -> KeyTemplate:
+    def template_of(self, uow: UnitOfWork, key: ManagedKey) -> KeyTemplate:
+        """The template ``key`` was made from, unsealed in ``uow`` (its exportability and
+        quorums decide what may be done with the key). Raises ``IntegrityError`` when the
+        template is missing or its record was altered."""
         sealed = uow.templates.get(key.template_id)
         if sealed is None:
             raise IntegrityError(f"The template of key {key.label} is missing from the repository.")
@@ -348,8 +355,8 @@ class KeyService:
         if compromise_date is not None and compromise_date > now:
             raise BadInput("The compromise date cannot be in the future.")
         with self.ctx.repository.unit_of_work() as uow:
-            key = self._find(uow, ref)
-            template = self._template_for(uow, key)
+            key = self.find_key(uow, ref)
+            template = self.template_of(uow, key)
             if not template.allows(action):
                 raise PolicyRefused(
                     f"Template {template.name!r} does not allow {action.display} for its keys."
@@ -403,7 +410,7 @@ class KeyService:
     ) -> tuple[ManagedKey, ManagedKey]:
         """Make a successor from the same template, linked both ways."""
         with self.ctx.repository.unit_of_work() as uow:
-            old = self._find(uow, ref)
+            old = self.find_key(uow, ref)
             template = self.check_rotatable(uow, old)
             auth = self.ctx.authorise(uow, session, Action.ROTATE_KEY, template=template)
         result = self.rotate_authorised(auth, session, old, reason=reason)
@@ -412,7 +419,7 @@ class KeyService:
 
     def check_rotatable(self, uow: UnitOfWork, old: ManagedKey) -> KeyTemplate:
         """The key's template, if the key may be rotated now; raises saying why not."""
-        template = self._template_for(uow, old)
+        template = self.template_of(uow, old)
         if not template.allows(Action.ROTATE_KEY):
             raise PolicyRefused(f"Template {template.name!r} does not allow rotation.")
         if Action.ROTATE_KEY not in allowed_actions(old.state):
@@ -438,11 +445,11 @@ class KeyService:
         same transaction with the successor (a job records it there: both or neither)."""
         template_id = old.template_id
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            template = self._template_for(uow, old)
+            template = self.template_of(uow, old)
         generated = self.ctx.hsm.generate_key(template.algorithm)
         now = self.ctx.clock.now()
         with self.ctx.repository.unit_of_work() as uow:
-            current = self._find(uow, old.id)
+            current = self.find_key(uow, old.id)
             if current != old or current.template_id != template_id:
                 raise BadInput(f"Key {old.label} changed while rotating; try again.")
             new = self._new_key(
@@ -504,8 +511,8 @@ class KeyService:
         from workstation.domain.policy import evaluate_quorum
 
         with self.ctx.repository.unit_of_work(read_only=True) as uow:
-            key = self._find(uow, ref)
-            template = self._template_for(uow, key)
+            key = self.find_key(uow, ref)
+            template = self.template_of(uow, key)
             policy = self.ctx.policy(uow)
             groups = self.ctx.groups(uow)
         possible = allowed_actions(key.state)
@@ -565,7 +572,7 @@ class KeyService:
         """Check the seal and recompute the KCV inside the HSM; raise if anything differs."""
         with self.ctx.repository.unit_of_work() as uow:
             self.ctx.authorise(uow, session, Action.VIEW_INVENTORY)
-            key = self._find(uow, ref)
+            key = self.find_key(uow, ref)
         if key.wrapped is None:
             raise BadInput(f"Key {key.label} is destroyed; there is no key material to verify.")
         if key.algorithm.is_symmetric:

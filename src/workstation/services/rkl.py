@@ -216,7 +216,7 @@ class RklService:
         return template
 
     def _vendor_partner(self, uow: UnitOfWork, name: str) -> Partner:
-        partner = self.interchange._partner(uow, name)
+        partner = self.interchange.find_partner(uow, name)
         if partner.kind != VENDOR_PARTNER_KIND:
             raise BadInput(
                 f"Partner {partner.name} is a {partner.kind} partner; a certificate vendor's CA "
@@ -387,7 +387,7 @@ class RklService:
         return self.ctx.unseal(sealed, f"the RKL link of key {key.label}")
 
     def _host_key(self, uow: UnitOfWork, ref: str) -> tuple[ManagedKey, RklHostKey, AtmVendor]:
-        key = self.keys._find(uow, ref)
+        key = self.keys.find_key(uow, ref)
         link = self._link(uow, key)
         return key, link, self._vendor_by_id(uow, link.vendor_id, link.vendor)
 
@@ -563,7 +563,7 @@ class RklService:
         )
         with self.ctx.repository.unit_of_work() as uow:
             key, link, vendor = self._host_key(uow, key.id)
-            template = self.keys._template_for(uow, key)
+            template = self.keys.template_of(uow, key)
             auth = self.ctx.authorise(uow, session, Action.MANAGE_CERTIFICATES, template=template)
             updated = link.certified(record.fingerprint, self.ctx.clock.now())
             uow.documents.update(updated, self.ctx.seal(updated))
@@ -600,7 +600,7 @@ class RklService:
         with self.ctx.repository.unit_of_work() as uow:
             key, _, vendor = self._host_key(uow, key_ref)
             self._require_style(key, vendor, "signature")
-            template = self.keys._template_for(uow, key)
+            template = self.keys.template_of(uow, key)
             self._vouchable(key, template)
             auth = self.ctx.authorise(uow, session, Action.MANAGE_CERTIFICATES, template=template)
             assert key.public_key is not None and vendor.signed_form is not None
@@ -634,7 +634,7 @@ class RklService:
         with self.ctx.repository.unit_of_work() as uow:
             key, link, vendor = self._host_key(uow, key_ref)
             self._require_style(key, vendor, "signature")
-            template = self.keys._template_for(uow, key)
+            template = self.keys.template_of(uow, key)
             self._vouchable(key, template)
             auth = self.ctx.authorise(uow, session, Action.MANAGE_CERTIFICATES, template=template)
         assert vendor.public_key is not None and vendor.signature_scheme is not None
@@ -765,14 +765,14 @@ class RklService:
         host HSM, the certificate chain or the vendor's signature, the host public key and
         a manifest. Only for a ready host key, under the export quorum of its template."""
         with self.ctx.repository.unit_of_work() as uow:
-            partner = self.interchange._partner(uow, host_partner)
+            partner = self.interchange.find_partner(uow, host_partner)
             if partner.kind != HOST_PARTNER_KIND:
                 raise BadInput(
                     f"Partner {partner.name} is a {partner.kind} partner; the bundle goes to a "
                     f"host HSM (a partner of kind {HOST_PARTNER_KIND})."
                 )
             key, link, vendor = self._host_key(uow, key_ref)
-            template = self.keys._template_for(uow, key)
+            template = self.keys.template_of(uow, key)
             if link.status is not RklStatus.READY:
                 answer = "certificate" if vendor.style == "certificate" else "signature"
                 raise PolicyRefused(
@@ -780,8 +780,8 @@ class RklService:
                     f"{vendor.name}'s {answer} is imported."
                 )
             check_exportable(key, template, carried_as="key blocks", key_pairs=True)
-            kek, _ = self.interchange._key(uow, kek_ref)
-            self.interchange._usable_kek(kek, KEK_USAGES, "key encryption key")
+            kek, _ = self.interchange.key_and_template(uow, kek_ref)
+            self.interchange.require_usable_kek(kek, KEK_USAGES, "key encryption key")
             chosen = self._version(version, kek)
             wrapping, wrapped = algorithm_strength(kek.algorithm), algorithm_strength(key.algorithm)
             if wrapping < wrapped:
@@ -839,7 +839,7 @@ class RklService:
         data = _zip([(MANIFEST, manifest_text.encode()), *files], now)
         digest = _sha256(data)
         fmt = f"TR-31 {chosen}"
-        self.interchange._sent(
+        self.interchange.record_sent_key(
             session,
             auth,
             key,
