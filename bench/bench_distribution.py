@@ -29,6 +29,7 @@ from pathlib import Path
 
 from _stack import BenchStack
 from workstation.adapters.key_stores import KeyStores
+from workstation.adapters.softhsm import softhsm_config
 from workstation.devtools.agent_fleet import Fleet
 from workstation.domain.distribution import JobState
 from workstation.domain.policy import Action
@@ -118,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         kek_value = bytes(stack.hsm.export_clear_key(kek.algorithm, kek.wrapped))
 
         began = time.perf_counter()
-        fleet = Fleet.start(tmp / "fleet", n, kek=kek_value, kek_label="FLEET-KEK")
+        fleet = Fleet.start(
+            tmp / "fleet",
+            n,
+            kek=kek_value,
+            kek_label="FLEET-KEK",
+            softhsm_conf=softhsm_config(tmp / "hsm"),  # the stack's HSM store (BenchStack)
+        )
         started = time.perf_counter() - began
         try:
             connector = KeyStores(*fleet.client_files)

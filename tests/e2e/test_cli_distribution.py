@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.test_cli import BIN, PIN, Cli
 from tests.e2e.test_cli_interchange import staffed
 from workstation.adapters.key_stores import KeyStores
+from workstation.adapters.softhsm import softhsm_config
 from workstation.devtools.agent_fleet import Fleet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pcsc, pytest.mark.hsm]
@@ -95,7 +96,12 @@ def test_a_job_killed_mid_way_finishes_after_a_restart(
     readers("Cara Mendes", "Sam Adeyemi")
     cli.ok("keys", "activate", kek["label"], pins=[PIN] * 2)
 
-    fleet = Fleet.start(tmp_path / "fleet", AGENTS, kek=_clear_key(cli, kek["label"]))
+    fleet = Fleet.start(
+        tmp_path / "fleet",
+        AGENTS,
+        kek=_clear_key(cli, kek["label"]),
+        softhsm_conf=softhsm_config(softhsm_directory),
+    )
     try:
         files = fleet.client_files
         config = cli.home / "workstation.toml"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from workstation.adapters.key_stores import KeyStores
+from workstation.adapters.softhsm import softhsm_config
 from workstation.agent.config import load_config
 from workstation.agent.protocol import encode_message, read_message, status_request
 from workstation.agent.server import open_agent_token
@@ -51,7 +52,8 @@ def delivery(
 
 @pytest.fixture
 def fleet(softhsm_directory: Path, tmp_path: Path) -> Iterator[Fleet]:
-    with Fleet.start(tmp_path / "fleet", 2, kek=KEK) as fleet:
+    conf = softhsm_config(softhsm_directory)
+    with Fleet.start(tmp_path / "fleet", 2, kek=KEK, softhsm_conf=conf) as fleet:
         yield fleet
 
 
@@ -341,7 +343,10 @@ def test_a_tdes_kek_takes_version_b_blocks(softhsm_directory: Path, tmp_path: Pa
         kcv=key_check_value(key, family="TDES").hex().upper(),
         key_block=tr31.wrap(kek, "B0000P0TE00E0000", key),
     )
-    with Fleet.start(tmp_path / "fleet", 1, kek=kek, algorithm="TDES-2KEY") as fleet:
+    conf = softhsm_config(softhsm_directory)
+    with Fleet.start(
+        tmp_path / "fleet", 1, kek=kek, algorithm="TDES-2KEY", softhsm_conf=conf
+    ) as fleet:
         target = KeyStores(*fleet.client_files).connect(fleet.address("agent-001"))
         try:
             assert target.install(sent) == InstallReceipt(True, sent.kcv)

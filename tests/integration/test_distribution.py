@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from tests.integration.test_ceremonies import World
 from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
 from workstation.adapters.key_stores import KeyStores
+from workstation.adapters.softhsm import softhsm_config
 from workstation.devtools.agent_fleet import Fleet
 from workstation.domain.distribution import DeliveryState, JobState
 from workstation.domain.keys import ManagedKey
@@ -91,11 +92,19 @@ def world(tmp_path: Path, hsm: Pkcs11Hsm, virtual_cards: Any) -> Iterator[Distri
 
 
 @pytest.fixture
-def fleet(world: Distribution, tmp_path: Path) -> Iterator[tuple[Fleet, ManagedKey]]:
+def fleet(
+    world: Distribution, tmp_path: Path, softhsm_directory: Path
+) -> Iterator[tuple[Fleet, ManagedKey]]:
     """AGENTS agents sharing one KEK (a managed AES-256 K0 key), registered as key stores
     tagged "atm"."""
     kek = world.key("Fleet KEK")
-    agents = Fleet.start(tmp_path / "fleet", AGENTS, kek=world.clear(kek), kek_label="ATM-KEK")
+    agents = Fleet.start(
+        tmp_path / "fleet",
+        AGENTS,
+        kek=world.clear(kek),
+        kek_label="ATM-KEK",
+        softhsm_conf=softhsm_config(softhsm_directory),
+    )
     try:
         world.s.ctx.key_stores = KeyStores(*agents.client_files)
         session = world.session(*ADMINS)

@@ -17,6 +17,7 @@ from tests.integration.test_distribution import ADMINS, EXPORTERS, Distribution
 from workstation.adapters.hsm_pkcs11 import Pkcs11Hsm
 from workstation.adapters.key_stores import KeyStores
 from workstation.adapters.repository_postgres import PostgresRepository
+from workstation.adapters.softhsm import softhsm_config
 from workstation.devtools.agent_fleet import Fleet
 from workstation.domain.distribution import JobState
 from workstation.services.distribution import JobReport
@@ -61,12 +62,17 @@ def shared(
 
 
 def test_two_workstations_run_one_job_at_once(
-    shared: tuple[Distribution, Any], tmp_path: Path
+    shared: tuple[Distribution, Any], tmp_path: Path, softhsm_directory: Path
 ) -> None:
     world, twin = shared
     kek = world.key("Fleet KEK")
     pek = world.key("seed-pek")
-    fleet = Fleet.start(tmp_path / "fleet", AGENTS, kek=world.clear(kek))
+    fleet = Fleet.start(
+        tmp_path / "fleet",
+        AGENTS,
+        kek=world.clear(kek),
+        softhsm_conf=softhsm_config(softhsm_directory),
+    )
     try:
         for services in (world.s, twin):
             services.ctx.key_stores = KeyStores(*fleet.client_files)

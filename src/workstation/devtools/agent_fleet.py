@@ -6,11 +6,13 @@ loaded from two components. The same CA issues the workstation's client certific
 (``write_client_files``), and the workstation trusts the agents through it.
 
 In-process agents (``processes=False``) run as threads (200 of them for the benchmark);
-their tokens share one SoftHSM2 store, the one this process already uses
-(``SOFTHSM2_CONF``) or ``directory/softhsm``. Process agents (``processes=True``) are real
-``workstation-agent serve`` programs with a token each under their home, for kill tests::
+their tokens share one SoftHSM2 store, the one this process uses: SoftHSM2 reads its
+configuration once per process, so the caller passes it (``softhsm_conf``, which must
+agree with ``SOFTHSM2_CONF`` when that is set) and the fleet never changes the process's
+environment itself. Process agents (``processes=True``) are real ``workstation-agent
+serve`` programs with a token each under their home, for kill tests::
 
-    fleet = Fleet.start(tmp / "fleet", 3, kek=kek_bytes)
+    fleet = Fleet.start(tmp / "fleet", 3, kek=kek_bytes, softhsm_conf=conf)
     connector = KeyStores(*fleet.client_files)
     target = connector.connect(fleet.address("agent-001"))
     fleet.stop("agent-001")          # kill=True sends SIGKILL to a process agent
@@ -40,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from workstation.adapters.softhsm import CONFIG_ENV, softhsm_config
+from workstation.adapters.softhsm import CONFIG_ENV
 from workstation.agent.components import kek_algorithm
 from workstation.agent.config import AgentConfig, load_config
 from workstation.agent.main import init_agent, load_kek
@@ -206,6 +208,28 @@ def _run_agent(*args: str, home: Path, stdin: str = "") -> None:
         raise RuntimeError(f"workstation-agent {args[0]} failed: {done.stderr.strip()}")
 
 
+def _shared_store(softhsm_conf: Path | None) -> Path:
+    """The SoftHSM2 store (the configuration's directory) in-process agents share."""
+    configured = os.environ.get(CONFIG_ENV)
+    if softhsm_conf is None and not configured:
+        raise ValueError(
+            f"An in-process fleet makes its agents' tokens in the SoftHSM2 store this "
+            f"process uses, and {CONFIG_ENV} is not set: pass softhsm_conf= (the "
+            f"softhsm2.conf the process's HSM is opened with), set {CONFIG_ENV} before the "
+            "HSM is first used, or start the fleet with processes=True."
+        )
+    conf = Path(softhsm_conf or str(configured)).absolute()
+    if configured and Path(configured).resolve() != conf.resolve():
+        raise ValueError(
+            f"softhsm_conf={conf} is not the SoftHSM2 configuration of this process "
+            f"({CONFIG_ENV}={configured}); SoftHSM2 reads one configuration per process, "
+            "so the agents' tokens would not be found."
+        )
+    if not conf.is_file():
+        raise ValueError(f"softhsm_conf={conf}: there is no SoftHSM2 configuration there.")
+    return conf.parent
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
@@ -256,20 +280,20 @@ class Fleet:
         algorithm: str = "AES-256",
         processes: bool = False,
         prefix: str = "agent",
+        softhsm_conf: Path | None = None,
     ) -> Fleet:
-        """Make ``count`` agents named ``<prefix>-001``... and start them."""
+        """Make ``count`` agents named ``<prefix>-001``... and start them.
+
+        In-process agents make their tokens in the SoftHSM2 store of ``softhsm_conf``
+        (or, when that is not given, of ``SOFTHSM2_CONF``); with neither, the fleet is
+        refused rather than choosing a configuration for the whole process. Process
+        agents need neither: each program has its own store.
+        """
+        store = None if processes else _shared_store(softhsm_conf)
         directory = Path(directory).absolute()
         directory.mkdir(parents=True, exist_ok=True)
         ca = TestCa(directory / "ca")
         fleet = cls(directory, processes, ca, write_client_files(ca, directory / "workstation"))
-        store: Path | None = None
-        if not processes:
-            configured = os.environ.get(CONFIG_ENV)
-            if configured:
-                store = Path(configured).parent
-            else:
-                store = directory / "softhsm"
-                os.environ[CONFIG_ENV] = str(softhsm_config(store))
         try:
             for number in range(1, count + 1):
                 name = f"{prefix}-{number:03d}"
