@@ -42,10 +42,10 @@ def _take_name_without_links(tmp: str, target: Path) -> None:
     except BaseException:
         target.unlink(missing_ok=True)  # our empty reservation, nothing else
         raise
-    _sync_folder(target.parent)
+    sync_folder(target.parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the new name durable (not every filesystem lets a folder be synced)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -81,7 +81,7 @@ def write_new(path: str, data: bytes) -> Path:
                 raise
             _take_name_without_links(tmp, target)
         else:
-            _sync_folder(target.parent)
+            sync_folder(target.parent)
     finally:
         # After os.link the temporary name is a second link; after os.replace it is gone.
         Path(tmp).unlink(missing_ok=True)

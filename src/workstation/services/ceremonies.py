@@ -79,6 +79,7 @@ from workstation.services.session import Member, Session
 from workstation.standalone.audit_verify import (
     CEREMONY_RECORD_FORMAT,
     CEREMONY_RECORD_VERSION,
+    SignatureCheck,
     ceremony_record_file,
     ceremony_record_message,
 )
@@ -148,14 +149,6 @@ class ComponentEntry:
     custodian: str
     value: bytearray
     envelope: str | None = None
-
-
-@dataclass(frozen=True)
-class SignatureCheck:
-    name: str
-    card_id: str
-    valid: bool
-    problem: str = ""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ from workstation.errors import (
     PolicyRefused,
     WorkstationError,
 )
+from workstation.files import sync_folder
 from workstation.services.ceremonies import MASTER_KEY_BACKUP_META, MasterKeyBackupInfo
 from workstation.services.context import ServiceContext
 from workstation.services.logon import prove_possession, verify_pin_on_card
@@ -297,7 +298,7 @@ class RecoveryService:
                 raise BadInput(f"{target} appeared while the backup was written; choose another.")
             os.replace(partial, target)
             partial = None
-            _fsync_folder(target.parent)
+            sync_folder(target.parent)
         except OSError as exc:
             raise WorkstationError(
                 f"The backup {target} could not be written: {exc.strerror or exc}. Nothing "
@@ -967,16 +968,3 @@ def _private_folder(prefix: str) -> Iterator[Path]:
     however the block ends: the plain repository copy lives only here."""
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
