@@ -223,6 +223,7 @@ def shoot_ceremonies(
     from workstation.gui.ceremonies_page import CeremoniesPage
     from workstation.gui.ceremony_wizards import open_generate_components, open_master_key_backup
     from workstation.gui.state import AppState
+    from workstation.gui.tables import select_row
 
     assert isinstance(state, AppState)
     services = state.services
@@ -285,6 +286,16 @@ def shoot_ceremonies(
     wait_until(app, lambda: page.select_envelope(serials[0]), "the envelope register")
     settle(app, 1.0)
     save(window, out / "15-envelope-register.png")  # type: ignore[arg-type]
+
+    # The ceremony's record, its card signatures verified (an auditor's or officer's check).
+    page.tabs.setCurrentIndex(0)
+    select_row(page.ceremony_table, 0)
+    wait_until(app, lambda: page.ceremony_detail.current is not None, "the ceremony record")
+    page.verify_selected()
+    detail = page.ceremony_detail
+    wait_until(app, lambda: detail.verification is not None, "the signatures verified", 60)
+    settle(app, 1.0)
+    save(window, out / "15-ceremony-record.png")  # type: ignore[arg-type]
 
     backup = open_master_key_backup(state, window)  # type: ignore[arg-type]
     holders = backup.holders_page
