@@ -40,6 +40,7 @@ from workstation.domain.ceremonies import (
     Participant,
     TranscriptEntry,
 )
+from workstation.gui import file_choice
 from workstation.gui.ceremonies_page import (
     WIZARDS_MODULE,
     CeremoniesPage,
@@ -51,6 +52,7 @@ from workstation.gui.ceremonies_page import (
 )
 from workstation.gui.cosign import CoSignDialog
 from workstation.services.ceremonies import CeremonyOutcome, MasterKeyBackupInfo, PaperOutput
+from workstation.standalone import audit_verify
 
 pytestmark = [pytest.mark.hsm, pytest.mark.pcsc]
 
@@ -632,3 +634,50 @@ def test_main_window_has_the_tab_between_keys_and_administration(
     folder = os.environ.get("KCW_SCREENSHOT_DIR")
     if folder:
         image.save(str(Path(folder) / "ceremonies.png"))
+
+
+# --- "Export record…": a security officer asks, the auditor co-signs with their card, the
+# record is written where the file dialog said and verifies with the standalone verifier;
+# an existing file is refused with the service's words.
+
+
+def test_export_record_with_the_auditor_and_verify_it(
+    qtbot: Any,
+    page: Any,
+    gui_world: GuiWorld,
+    made: CeremonyOutcome,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = tmp_path / "record.json"
+    asked: list[dict[str, Any]] = []
+
+    def save_file(*args: Any, **kwargs: Any) -> Path:
+        asked.append({"args": args, **kwargs})
+        return target
+
+    monkeypatch.setattr(file_choice, "save_file", save_file)
+    assert page.select_ceremony(made.ceremony.id)
+    button = page.ceremony_detail.export_button
+    assert button.text() == "Export record…" and button.isVisible()
+    button.click()
+    (call,) = asked
+    assert call["kind"].value == "ceremony_records" and call["confirm_overwrite"] is False
+    assert str(call["args"][2]).endswith(f"ceremony-{made.ceremony.id[:12]}.json")
+    co_sign(qtbot, gui_world, "alex", 1)  # exporting for auditors needs an auditor
+    qtbot.waitUntil(lambda: page.last_record_export is not None, timeout=WAIT)
+    result = page.last_record_export
+    assert result.path == target.resolve() and result.ceremony_id == made.ceremony.id
+    assert f"written to {result.path}" in page.status.text()
+    assert "workstation-audit-verify --ceremony" in page.status.text()
+
+    key = tmp_path / "audit.pem"
+    key.write_bytes(gui_world.services.audit.public_key_pem())
+    assert audit_verify.main(["--ceremony", str(target), "--public-key", str(key)]) == 0
+
+    # The same file again: refused, named, nothing overwritten.
+    before = target.read_bytes()
+    button.click()
+    box = error_box(qtbot, page)
+    assert "exists already" in box.text() or "exists already" in box.informativeText()
+    assert target.read_bytes() == before
