@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox, QProgressDialog, QWi
 
 from workstation.domain.policy import Action
 from workstation.services.logon import Requirement
+from workstation.services.session import Session
 
 from .errors import describe, show_error
 from .runner import Job, JobControl
@@ -88,6 +89,34 @@ def perform(
         show_error(parent, exc)
 
     state.requirement(action, template, checked, on_error=failed)
+
+
+T = TypeVar("T")
+
+
+def perform_change(
+    state: AppState,
+    parent: QWidget | None,
+    *,
+    action: Action,
+    title: str,
+    call: Callable[[Session], T],
+    said: Callable[[T], str],
+    say: Callable[[str], None],
+    changed: str,
+) -> None:
+    """:func:`perform` for the common change: one service call with the session on the
+    device thread; when it is done, the page's status line says ``said(result)`` and
+    every page showing ``changed`` reads again."""
+
+    def work(_: JobControl) -> T:
+        return call(state.ensure_session())
+
+    def done(result: T) -> None:
+        say(said(result))
+        state.data_changed.emit(changed)
+
+    perform(state, parent, action=action, title=title, work=work, on_done=done)
 
 
 def read_if_allowed(

@@ -89,7 +89,7 @@ from workstation.services.ceremonies import (
 from workstation.services.logon import Requirement
 
 from . import file_choice
-from .actions import perform, read_if_allowed
+from .actions import perform, perform_change, read_if_allowed
 from .errors import describe
 from .runner import JobControl
 from .state import AppState
@@ -1548,25 +1548,23 @@ class CeremoniesPage(QWidget):
             note = text.strip()
         services = self.state.services
 
-        def work(_: JobControl) -> Envelope:
-            return services.ceremonies.record_envelope(
-                self.state.ensure_session(), serial, event, bag_number=bag, note=note
-            )
-
-        def done(moved: Envelope) -> None:
+        def said(moved: Envelope) -> str:
             text = f"Envelope {serial} {EVENT_DONE[event]}"
             if event is EnvelopeState.SEALED and moved.bag_number:
                 text += f" in bag {moved.bag_number}"
-            self.status.say(text + ".")
-            self.state.data_changed.emit("envelopes")
+            return text + "."
 
-        perform(
+        perform_change(
             self.state,
             self,
             action=Action.RECORD_ENVELOPE,
             title=f"Envelope {serial}: {EVENT_DONE[event]}",
-            work=work,
-            on_done=done,
+            call=lambda session: services.ceremonies.record_envelope(
+                session, serial, event, bag_number=bag, note=note
+            ),
+            said=said,
+            say=self.status.say,
+            changed="envelopes",
         )
 
     def print_acknowledgement(self) -> None:

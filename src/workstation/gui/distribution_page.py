@@ -73,7 +73,7 @@ from workstation.services.distribution import JobReport
 from workstation.services.interchange import KEK_USAGES
 from workstation.services.ports import KeyQuery
 
-from .actions import confirm, perform, read_register
+from .actions import confirm, perform, perform_change, read_register
 from .runner import JobControl
 from .state import AppState
 from .status import StatusLine
@@ -766,21 +766,15 @@ class DistributionPage(QWidget):
 
     def remove(self, store: KeyStore) -> None:
         services = self.state.services
-
-        def work(_: JobControl) -> KeyStore:
-            return services.distribution.remove_target(self.state.ensure_session(), store.name)
-
-        def done(removed: KeyStore) -> None:
-            self.say(f"Key store {removed.name} is no longer registered.")
-            self.state.data_changed.emit("distribution")
-
-        perform(
+        perform_change(
             self.state,
             self,
             action=Action.MANAGE_PARTNERS,
             title=f"Removing key store {store.name}",
-            work=work,
-            on_done=done,
+            call=lambda session: services.distribution.remove_target(session, store.name),
+            said=lambda removed: f"Key store {removed.name} is no longer registered.",
+            say=self.say,
+            changed="distribution",
         )
 
     def resume_selected(self) -> None:
@@ -838,21 +832,15 @@ class DistributionPage(QWidget):
 
     def cancel(self, job_id: str) -> None:
         services = self.state.services
-
-        def work(_: JobControl) -> Any:
-            return services.distribution.cancel(self.state.ensure_session(), job_id)
-
-        def done(_: Any) -> None:
-            self.say(f"Job {job_id[:12]} cancelled; what was delivered stays.")
-            self.state.data_changed.emit("distribution")
-
-        perform(
+        perform_change(
             self.state,
             self,
             action=Action.VIEW_INVENTORY,
             title=f"Cancelling job {job_id[:12]}",
-            work=work,
-            on_done=done,
+            call=lambda session: services.distribution.cancel(session, job_id),
+            said=lambda _: f"Job {job_id[:12]} cancelled; what was delivered stays.",
+            say=self.say,
+            changed="distribution",
         )
 
     # --- keeping up to date --------------------------------------------------------------------

@@ -50,7 +50,7 @@ from workstation.flows.endpoints import (
 )
 from workstation.services.endpoints import Discovery
 
-from .actions import confirm, perform, read_register
+from .actions import confirm, perform, perform_change, read_register
 from .runner import JobControl
 from .state import AppState
 from .status import StatusLine
@@ -368,22 +368,16 @@ class EndpointsView(QWidget):
 
     def remove(self, endpoint: Endpoint) -> None:
         services = self.state.services
-
-        def work(_: JobControl) -> Endpoint:
-            # By host:port (one enrolment each): if it is gone, the refusal names it.
-            return services.endpoints.remove(self.state.ensure_session(), endpoint.subject)
-
-        def done(removed: Endpoint) -> None:
-            self.say(f"{removed.subject} is no longer watched.")
-            self.state.data_changed.emit("endpoints")
-
-        perform(
+        perform_change(
             self.state,
             self,
             action=Action.MANAGE_MONITORING,
             title=f"Removing {endpoint.subject}",
-            work=work,
-            on_done=done,
+            # By host:port (one enrolment each): if it is gone, the refusal names it.
+            call=lambda session: services.endpoints.remove(session, endpoint.subject),
+            said=lambda removed: f"{removed.subject} is no longer watched.",
+            say=self.say,
+            changed="endpoints",
         )
 
     # --- keeping up to date --------------------------------------------------------------------
