@@ -22,6 +22,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+case "$compression" in
+  xz|zstd|gzip|none) ;;
+  *) echo "build-deb.sh: --compression must be xz, zstd, gzip or none (not $compression)" >&2; exit 2 ;;
+esac
+
 name="key-custodian-workstation"
 prefix="/opt/$name"
 python="/usr/bin/python3.11"   # Debian's: the package depends on python3.11
